@@ -1,0 +1,1 @@
+"""Experiment modules, one per course task; each registers its experiments with @experiment."""

@@ -1,0 +1,15 @@
+"""Formatting helpers shared by the task modules (numbers as a reader wants them)."""
+
+from __future__ import annotations
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def count(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def shape(s: tuple[int, ...] | list[int]) -> str:
+    return "×".join(str(d) for d in s)

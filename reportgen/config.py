@@ -1,0 +1,84 @@
+"""reportgen.toml -> a validated Config; profiles quick | standard | full."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reportgen.errors import ReportgenError
+
+CONFIG_FILE = "reportgen.toml"
+
+
+class Profile(StrEnum):
+    """How much work each experiment does: quick for tests/CI, standard by default, full for a GPU."""
+
+    quick = "quick"
+    standard = "standard"
+    full = "full"
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class Config(BaseModel):
+    """Everything a build needs besides the experiments' own defaults."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    title: str = "Deep Learning for Computer Vision"
+    course: str = "Course project"
+    team: list[str] = Field(default_factory=list)
+    date: str = Field(default_factory=lambda: dt.date.today().isoformat())
+    dataset: str = "fashion-mnist"
+    data_root: Path | None = None
+    # What to use when the default dataset is not installed: "digits" (with a notice) or "none" (an error).
+    fallback: str = Field(default="digits", pattern="^(digits|none)$")
+    download: bool = False
+    device: Device = Device.auto
+    threads: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    profile: Profile = Profile.standard
+    experiments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    return f"key '{key}': {error['msg']}"
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> Config:
+    """Reads and validates the TOML file (defaults when it does not exist), then applies CLI overrides.
+
+    Raises:
+        ReportgenError: one line naming the file and the key, exit code 2.
+    """
+    path = path or Path(CONFIG_FILE)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ReportgenError(f"{path}: not valid TOML: {exc}", "fix the file or delete it", 2)
+        except OSError as exc:
+            raise ReportgenError(f"{path}: cannot be read: {exc.strerror}", exit_code=2)
+    elif path.name != CONFIG_FILE or path.parent != Path("."):
+        raise ReportgenError(f"{path}: no such config file", exit_code=2)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ReportgenError(f"{path}: {_describe(first)}{more}", exit_code=2) from None

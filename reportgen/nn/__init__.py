@@ -1,0 +1,1 @@
+"""Model specs, layer summaries and the Trainer."""

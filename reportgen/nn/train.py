@@ -1,0 +1,246 @@
+"""The Trainer: batches by index from in-memory tensors, per-epoch history, final evaluation."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reportgen.data.splits import Split, Splits
+from reportgen.errors import ReportgenError
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
+SCHEDULES = ("constant", "step", "onecycle", "plateau")
+
+
+@dataclass
+class TrainSettings:
+    """How to train; every field can be set per experiment in reportgen.toml."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    label_smoothing: float = 0.0
+    patience: int = 0  # early stopping on validation accuracy; 0 switches it off
+    clip_grad: float = 0.0
+    eval_batch_size: int = 1024
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TrainSettings:
+        """Picks the fields this class knows out of an experiment's resolved parameters."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in params.items() if k in names})
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float
+    seconds: float
+
+
+@dataclass
+class Score:
+    loss: float
+    acc: float
+
+
+@dataclass
+class FitResult:
+    """History per epoch and the final model's scores on each split (no augmentation, eval mode)."""
+
+    history: list[EpochStats]
+    train: Score
+    val: Score
+    test: Score
+    best_epoch: int
+    stopped_early: bool
+    state_dict: dict[str, torch.Tensor] = field(repr=False, default_factory=dict)
+
+    @property
+    def epoch_seconds(self) -> float:
+        """Mean training time of an epoch (evaluation excluded)."""
+        return sum(e.seconds for e in self.history) / max(len(self.history), 1)
+
+    def series(self, name: str) -> list[float]:
+        return [getattr(e, name) for e in self.history]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "history": [asdict(e) for e in self.history],
+            "train": asdict(self.train),
+            "val": asdict(self.val),
+            "test": asdict(self.test),
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+        }
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto -> CUDA, then MPS, then CPU; an unavailable explicit choice is a ReportgenError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ReportgenError("device 'cuda' requested but CUDA is not available", "use --device auto", 2)
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ReportgenError("device 'mps' requested but MPS is not available", "use --device auto", 2)
+    return torch.device(name)
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, split: Split, batch_size: int = 1024) -> Score:
+    """Mean cross-entropy and accuracy over a split, in eval mode with large batches."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(split), batch_size):
+        x = split.x[start : start + batch_size].to(device, non_blocking=True)
+        y = split.y[start : start + batch_size].to(device, non_blocking=True)
+        logits = model(x)
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    model.train(was_training)
+    n = max(len(split), 1)
+    return Score(loss_sum / n, correct / n)
+
+
+def _optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov and s.momentum > 0, weight_decay=s.weight_decay)
+    if s.optimizer == "adam":
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+    if s.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    if s.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    if s.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, lr=s.lr, weight_decay=s.weight_decay)
+    raise ReportgenError(f"unknown optimizer '{s.optimizer}'", f"use one of {', '.join(OPTIMIZERS)}", 2)
+
+
+def _scheduler(opt: torch.optim.Optimizer, s: TrainSettings, steps_per_epoch: int) -> Any:
+    if s.schedule == "constant":
+        return None
+    if s.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=max(s.epochs // 3, 1), gamma=0.1)
+    if s.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, epochs=s.epochs, steps_per_epoch=steps_per_epoch)
+    if s.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.3, patience=1)
+    raise ReportgenError(f"unknown schedule '{s.schedule}'", f"use one of {', '.join(SCHEDULES)}", 2)
+
+
+class Progress:
+    """What the Trainer reports to; the CLI passes a rich-backed one, tests use this no-op."""
+
+    def start(self, description: str, total: int) -> None: ...
+    def advance(self, steps: int = 1) -> None: ...
+    def done(self) -> None: ...
+
+
+def fit(
+    model: nn.Module,
+    data: Splits,
+    settings: TrainSettings,
+    *,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    augment: Augment | None = None,
+    progress: Progress | None = None,
+    label: str = "training",
+) -> FitResult:
+    """Trains `model` on data.train, validating each epoch; returns history and final scores.
+
+    With early stopping (patience > 0) the best validation epoch's weights are restored.
+    """
+    device = torch.device(device)
+    progress = progress or Progress()
+    model.to(device)
+    train_x, train_y = data.train.x.to(device), data.train.y.to(device)
+    n, bs = len(train_y), settings.batch_size
+    steps = (n + bs - 1) // bs
+    opt = _optimizer(model, settings)
+    sched = _scheduler(opt, settings, steps)
+    gen = torch.Generator().manual_seed(seed)
+    history: list[EpochStats] = []
+    best_acc, best_epoch, best_state, stale = -1.0, 0, None, 0
+    progress.start(label, settings.epochs * steps)
+    try:
+        for epoch in range(1, settings.epochs + 1):
+            model.train()
+            lr = opt.param_groups[0]["lr"]
+            loss_sum, correct, seen = 0.0, 0, 0
+            started = time.perf_counter()
+            order = torch.randperm(n, generator=gen).to(device)
+            for start in range(0, n, bs):
+                idx = order[start : start + bs]
+                if len(idx) < 2:  # a batch of one breaks batch norm and says nothing
+                    continue
+                x, y = train_x[idx], train_y[idx]
+                if augment is not None:
+                    x = augment(x, gen)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=settings.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if settings.clip_grad > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), settings.clip_grad)
+                opt.step()
+                if settings.schedule == "onecycle":
+                    sched.step()
+                loss_sum += loss.item() * len(idx)
+                correct += (logits.argmax(1) == y).sum().item()
+                seen += len(idx)
+                progress.advance()
+            seconds = time.perf_counter() - started
+            val = evaluate(model, data.val, settings.eval_batch_size)
+            history.append(EpochStats(epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val.loss, val.acc, lr, seconds))
+            if settings.schedule == "plateau":
+                sched.step(val.acc)
+            elif sched is not None and settings.schedule != "onecycle":
+                sched.step()
+            if val.acc > best_acc:
+                best_acc, best_epoch, stale = val.acc, epoch, 0
+                if settings.patience > 0:
+                    best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if settings.patience > 0 and stale >= settings.patience:
+                    break
+    finally:
+        progress.done()
+    stopped_early = len(history) < settings.epochs
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    bs_eval = settings.eval_batch_size
+    return FitResult(
+        history=history,
+        train=evaluate(model, data.train, bs_eval),
+        val=evaluate(model, data.val, bs_eval),
+        test=evaluate(model, data.test, bs_eval),
+        best_epoch=best_epoch,
+        stopped_early=stopped_early,
+        state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+    )

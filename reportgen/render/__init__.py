@@ -1,0 +1,1 @@
+"""Turns stored results into figures, HTML and PDF; nothing here imports torch."""

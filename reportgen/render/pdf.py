@@ -1,0 +1,20 @@
+"""HTML -> PDF with WeasyPrint, written atomically."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from reportgen.render.html import write_atomic
+
+
+def html_to_pdf(html_path: Path, pdf_path: Path) -> int:
+    """Renders `html_path` (its relative links resolved beside it) to `pdf_path`; returns pages."""
+    import weasyprint
+
+    # WeasyPrint warns about every CSS property it does not know (browser-only rules); keep quiet.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    document = weasyprint.HTML(filename=str(html_path), base_url=str(html_path.parent)).render()
+    write_atomic(pdf_path, document.write_pdf())
+    return len(document.pages)
