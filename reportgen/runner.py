@@ -110,13 +110,13 @@ class Context:
 
         return resolve_device(self.device_name)
 
-    def data(self, *, image_size: int | None = None, seed: int | None = None) -> Any:
+    def data(self, *, image_size: int | None = None, seed: int | None = None, train_size: int | None = None) -> Any:
         """Train/val/test splits sized by the train_size, val_size and test_size parameters."""
         from reportgen.data.splits import make_splits
 
         return make_splits(
             self.dataset,
-            train_size=self.params["train_size"],
+            train_size=train_size or self.params["train_size"],
             val_size=self.params.get("val_size", 1000),
             test_size=self.params["test_size"],
             seed=self.seed if seed is None else seed,
@@ -126,26 +126,6 @@ class Context:
     def needed(self, exp_id: str) -> Section:
         """The result of an experiment listed in `needs`."""
         return self.needs[exp_id].section
-
-
-def set_threads(threads: int | None) -> int:
-    """Uses the physical cores (hyper-threads slow convolutions down) unless told otherwise."""
-    import torch
-
-    if threads is None:
-        try:
-            text = Path("/proc/cpuinfo").read_text()
-            cores = {
-                line.split(":")[1].strip()
-                for line in text.splitlines()
-                if line.startswith("core id")
-            }
-            sockets = {line for line in text.splitlines() if line.startswith("physical id")}
-            threads = max(len(cores) * max(len(sockets), 1), 1)
-        except OSError:
-            threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    return threads
 
 
 def run_planned(
@@ -169,7 +149,9 @@ def run_planned(
                 on_event("cached", item, 0.0)
             continue
         if not torch_ready:
-            set_threads(config.threads)
+            from reportgen.nn.runtime import prepare
+
+            prepare(config.threads)
             torch_ready = True
         if on_event:
             on_event("start", item, 0.0)

@@ -139,7 +139,7 @@ def _read_idx(path: Path) -> np.ndarray:
         data = handle.read()
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    return np.frombuffer(bytearray(data), dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load_arrays(info: DatasetInfo) -> RawData:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,10 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reportgen.data.augment import Augment
 from reportgen.data.splits import Split, Splits
 from reportgen.errors import ReportgenError
-
-Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle", "plateau")
 

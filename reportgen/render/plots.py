@@ -37,11 +37,15 @@ def _svg(fig: plt.Figure) -> str:
 def curves_svg(result: Curves) -> str:
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SIZE)
-        for index, (name, values) in enumerate(result.series.items()):
-            color = PALETTE[index % len(PALETTE)]
-            dashed = name.lower().startswith(("train", "training"))
+        # "label · train" and "label · val" share a colour; training curves are dashed.
+        groups = list(dict.fromkeys(name.split(" · ")[0] for name in result.series))
+        paired = len(groups) < len(result.series)
+        for name, values in result.series.items():
+            group = name.split(" · ")[0] if paired else name
+            color = PALETTE[(groups.index(group) if paired else list(result.series).index(name)) % len(PALETTE)]
+            dashed = paired and name.endswith("train")
             ax.plot(result.x[: len(values)], values, label=name, color=color,
-                    linestyle="--" if dashed and len(result.series) > 2 else "-",
+                    linestyle="--" if dashed else "-",
                     marker="o" if len(values) <= 12 else None, markersize=3)  # fmt: skip
             band = result.bands.get(name)
             if band:
@@ -54,7 +58,10 @@ def curves_svg(result: Curves) -> str:
             ax.set_xlim(result.x[0] - 0.5, result.x[0] + 0.5)
         if result.x and all(float(v).is_integer() for v in result.x):
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.legend(frameon=False, fontsize=8, ncols=2 if len(result.series) > 4 else 1)
+        if len(result.series) > 4:  # many lines: the legend goes beside the plot, not over it
+            ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        else:
+            ax.legend(frameon=False, fontsize=8)
         return _svg(fig)
 
 

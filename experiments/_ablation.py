@@ -1,0 +1,158 @@
+"""Runs an ablation (a baseline and variants, each over several seeds) and shows it.
+
+Shared by the task modules: curves show the mean over seeds with a band for the spread,
+tables show mean ± std, and only the settings that differ from the baseline get a column.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from reportgen.results import Curves, Metric, Table
+
+
+@dataclass
+class Variant:
+    """One configuration of an ablation: a label and the parameters it changes."""
+
+    label: str
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VariantRuns:
+    """What several seeds of one variant measured."""
+
+    variant: Variant
+    params: dict[str, Any]
+    runs: list[Any]  # FitResult per seed
+
+    def final(self, split: str, what: str) -> list[float]:
+        return [getattr(getattr(r, split), what) for r in self.runs]
+
+    def curve(self, name: str) -> tuple[list[float], list[float]]:
+        """Mean and std over seeds of a per-epoch series (runs may stop early: shortest length)."""
+        length = min(len(r.history) for r in self.runs)
+        columns = [[r.series(name)[i] for r in self.runs] for i in range(length)]
+        return [statistics.fmean(c) for c in columns], [statistics.pstdev(c) for c in columns]
+
+    @property
+    def epoch_seconds(self) -> float:
+        return statistics.fmean(r.epoch_seconds for r in self.runs)
+
+
+def mean_std(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
+    mean = statistics.fmean(values) * scale
+    if len(values) < 2:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.pstdev(values) * scale:.{digits}f}"
+
+
+def seeds_for(ctx) -> list[int]:
+    return [ctx.seed + i for i in range(ctx.params["seeds"])]
+
+
+def run_variants(ctx, variants: list[Variant], checkpoint: bool = True) -> list[VariantRuns]:
+    """Trains every variant for every seed; saves the baseline's first-seed weights as model.pt."""
+    import torch
+
+    from reportgen.data.augment import AugmentSettings, make_augment
+    from reportgen.nn.spec import build_model
+    from reportgen.nn.train import TrainSettings, fit
+
+    results = []
+    for variant in variants:
+        params = {**ctx.params, **variant.changes}
+        runs = []
+        for seed in seeds_for(ctx):
+            data = ctx.data(seed=seed, train_size=params["train_size"])
+            torch.manual_seed(seed)
+            model = build_model(params["layers"], data.image_shape, data.num_classes, params["activation"])
+            augment = make_augment(AugmentSettings.from_params(params), data.mean, data.std)
+            runs.append(fit(
+                model, data, TrainSettings.from_params(params), seed=seed, device=ctx.device,
+                augment=augment, progress=ctx.progress, label=f"{ctx.exp.id}: {variant.label} (seed {seed})",
+            ))  # fmt: skip
+            if checkpoint and not results and len(runs) == 1:
+                torch.save({"layers": params["layers"], "activation": params["activation"],
+                            "state_dict": runs[0].state_dict, "classes": data.classes},
+                           ctx.files / "model.pt")  # fmt: skip
+        results.append(VariantRuns(variant, params, runs))
+    return results
+
+
+def _changed_columns(results: list[VariantRuns]) -> list[str]:
+    names: list[str] = []
+    for r in results:
+        names += [k for k in r.variant.changes if k not in names]
+    return names
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} layers"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def results_table(title: str, results: list[VariantRuns], note: str = "") -> Table:
+    """Final train/val/test loss and accuracy per variant; the baseline (first) is pinned.
+
+    One "settings" column shows only the parameters that some variant changes.
+    """
+    changed = _changed_columns(results)
+    rows = []
+    for r in results:
+        settings = ", ".join(f"{name.removeprefix('aug_')} {_show(r.params[name])}" for name in changed)
+        rows.append(
+            [r.variant.label, settings]
+            + [mean_std(r.final(split, "acc")) for split in ("train", "val", "test")]
+            + [mean_std(r.final(split, "loss"), scale=1, digits=3) for split in ("train", "val", "test")]
+            + [f"{r.epoch_seconds:.1f}"]
+        )
+    n = len(results[0].runs)
+    return Table(
+        title=title,
+        caption=(
+            f"Final accuracy (%) and loss on each split, {'mean ± std over ' + str(n) + ' seeds' if n > 1 else 'one seed'}; "
+            "measured after training without augmentation or dropout. Baseline first. " + note
+        ).strip(),
+        columns=["variant", "settings", "train acc", "val acc", "test acc", "train loss", "val loss", "test loss", "s/epoch"],
+        rows=rows,
+        highlight=[0],
+    )
+
+
+def curves(title: str, results: list[VariantRuns], metric: str) -> Curves:
+    """Train (dashed) and validation (solid) curves per variant, mean over seeds with a band."""
+    scale = 100.0 if metric == "acc" else 1.0
+    series, bands = {}, {}
+    for r in results:
+        for split in ("train", "val"):
+            mean, std = r.curve(f"{split}_{metric}")
+            name = f"{r.variant.label} · {'train' if split == 'train' else 'val'}"
+            series[name] = [scale * v for v in mean]
+            bands[name] = [scale * v for v in std] if len(r.runs) > 1 else []
+    length = max(len(v) for v in series.values())
+    return Curves(
+        title=title,
+        caption="Dashed: training (running mean over the epoch); solid: validation. Bands: ± one std over seeds.",
+        x=list(range(1, length + 1)),
+        series=series,
+        bands={k: v for k, v in bands.items() if v},
+        ylabel="accuracy (%)" if metric == "acc" else "cross-entropy loss",
+    )
+
+
+def headline_metrics(results: list[VariantRuns]) -> list[Metric]:
+    base = results[0]
+    best = max(results, key=lambda r: statistics.fmean(r.final("val", "acc")))
+    return [
+        Metric(title=f"val accuracy, {base.variant.label}", value=100 * statistics.fmean(base.final("val", "acc")), unit="%", fmt="{:.2f}"),
+        Metric(title=f"best: {best.variant.label}", value=100 * statistics.fmean(best.final("val", "acc")), unit="%", fmt="{:.2f}"),
+    ]

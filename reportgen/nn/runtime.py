@@ -1,0 +1,56 @@
+"""Process-wide settings that make CPU training fast: threads and the memory allocator."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+from pathlib import Path
+
+import torch
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_TOP_PAD = -2
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # the largest value glibc accepts on 64-bit
+
+
+def physical_cores() -> int:
+    """Physical cores from /proc/cpuinfo (hyper-threads slow convolutions down); torch's guess elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return torch.get_num_threads()
+    cores = {line.split(":")[1].strip() for line in text.splitlines() if line.startswith("core id")}
+    sockets = {line for line in text.splitlines() if line.startswith("physical id")}
+    return max(len(cores) * max(len(sockets), 1), 1)
+
+
+@functools.cache
+def tune_allocator() -> bool:
+    """Keeps freed activation buffers in the heap instead of returning them to the OS.
+
+    glibc serves blocks over 128 KB with mmap and unmaps them on free, so every training
+    step page-faults its activations in again; on two cores that costs about a third of the
+    step time. Raising the mmap and trim thresholds makes the buffers reusable. Returns
+    whether it applied (glibc only).
+    """
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+        ok &= libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+        ok &= libc.mallopt(_M_TOP_PAD, 64 * 1024 * 1024)
+        return bool(ok)
+    except (OSError, AttributeError):
+        return False
+
+
+def prepare(threads: int | None = None) -> dict[str, object]:
+    """Sets threads (physical cores unless given) and the allocator; returns what was set."""
+    threads = threads or physical_cores()
+    torch.set_num_threads(threads)
+    return {"threads": threads, "allocator_tuned": tune_allocator()}
