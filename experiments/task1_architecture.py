@@ -8,7 +8,7 @@ from reportgen.registry import experiment, per_profile
 from reportgen.results import Curves, Matrix, Metric, Panel, Scatter, Section, Table, Text
 
 TRAINING = {
-    "train_size": per_profile(quick=2000, standard=12000, full=55000),
+    "train_size": per_profile(quick=2000, standard=20000, full=55000),
     "val_size": per_profile(quick=500, standard=2000, full=5000),
     "test_size": per_profile(quick=1000, standard=10000, full=10000),
     "epochs": per_profile(quick=1, standard=3, full=12),

@@ -44,6 +44,7 @@ class Config(BaseModel):
     # What to use when the default dataset is not installed: "digits" (with a notice) or "none" (an error).
     fallback: str = Field(default="digits", pattern="^(digits|none)$")
     download: bool = False
+    image_size: int = Field(default=64, ge=8, le=512)  # folder datasets are resized to this
     device: Device = Device.auto
     threads: int | None = Field(default=None, ge=1)
     seed: int = 0

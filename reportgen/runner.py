@@ -103,6 +103,7 @@ class Context:
     files: Path
     progress: Any
     needs: dict[str, Entry] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # unreadable dataset files, for the report
 
     @property
     def device(self) -> Any:
@@ -114,7 +115,7 @@ class Context:
         """Train/val/test splits sized by the train_size, val_size and test_size parameters."""
         from reportgen.data.splits import make_splits
 
-        return make_splits(
+        splits = make_splits(
             self.dataset,
             train_size=train_size or self.params["train_size"],
             val_size=self.params.get("val_size", 1000),
@@ -122,6 +123,8 @@ class Context:
             seed=self.seed if seed is None else seed,
             image_size=image_size or self.params.get("image_size"),
         )
+        self.skipped = splits.skipped
+        return splits
 
     def needed(self, exp_id: str) -> Section:
         """The result of an experiment listed in `needs`."""
@@ -205,11 +208,19 @@ def run_one(
         gpu,
         dataset=dataset.display,
         dataset_notice=dataset.notice,
+        dataset_skipped=_skipped_notice(ctx.skipped),
         profile=config.profile.value,
         threads=torch.get_num_threads(),
     )
     return cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
 
 
+def _skipped_notice(skipped: list[str]) -> str:
+    if not skipped:
+        return ""
+    names = ", ".join(Path(p).name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+    return f"{len(skipped)} unreadable image file(s) were skipped: {names}."
+
+
 def resolve_config_dataset(config: Config) -> DatasetInfo:
-    return resolve_dataset(config.dataset, config.data_root, config.fallback, config.download)
+    return resolve_dataset(config.dataset, config.data_root, config.fallback, config.download, config.image_size)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,7 @@ class Splits:
     classes: list[str]
     mean: list[float]
     std: list[float]
+    skipped: list[str] = field(default_factory=list)  # unreadable files of a folder dataset
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -95,4 +96,5 @@ def make_splits(
         classes=list(raw.classes),
         mean=mean.tolist(),
         std=std.tolist(),
+        skipped=list(raw.skipped),
     )

@@ -61,7 +61,7 @@ def render_all(
     parts = build_parts(experiments, entries, out, stale or set())
     provs = [entry.provenance for entry in entries.values()]
     datasets = sorted({p.get("dataset", "") for p in provs if p.get("dataset")})
-    notices = sorted({p.get("dataset_notice", "") for p in provs if p.get("dataset_notice")})
+    notices = sorted({p.get(k, "") for p in provs for k in ("dataset_notice", "dataset_skipped") if p.get(k)})
     context = {
         "config": config,
         "parts": parts,
