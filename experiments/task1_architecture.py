@@ -71,7 +71,8 @@ def train_variant(ctx) -> Section:
         summary=(
             f"{count(params)} parameters ({summary.total_memory_kb / 1024:,.2f} MB in fp32); "
             f"test accuracy {pct(result.test.acc)} after {len(epochs)} epoch(s) of "
-            f"{len(data.train):,} images, {result.epoch_seconds:.1f} s per epoch."
+            f"{len(data.train):,} images, {result.epoch_seconds:.1f} s per epoch "
+            f"({result.memory_format.replace('_', ' ')} layout, measured faster here)."
         ),
         items=[
             Metric(title="parameters", value=params, fmt="{:,.0f}"),

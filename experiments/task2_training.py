@@ -17,7 +17,7 @@ BASE = {
     "train_size": per_profile(quick=1000, standard=8000, full=50000),
     "val_size": per_profile(quick=500, standard=2000, full=5000),
     "test_size": per_profile(quick=1000, standard=10000, full=10000),
-    "epochs": per_profile(quick=2, standard=8, full=20),
+    "epochs": per_profile(quick=2, standard=6, full=20),
     "seeds": per_profile(quick=1, standard=2, full=3),
     "batch_size": 128,
     "optimizer": "adam",
@@ -133,6 +133,8 @@ def optimizers(ctx) -> Section:
     variants = []
     for name in ctx.params["optimizers"]:
         changes = {"optimizer": name.split("-")[0], "lr": lrs.get(name, ctx.params["lr"]), "nesterov": name.endswith("nesterov")}
+        if name == "adamw":  # AdamW differs from Adam only by its decoupled weight decay (torch's default)
+            changes["weight_decay"] = 0.01
         variants.append(Variant(name, changes))
     results = run_variants(ctx, variants)
     best = max(results, key=_val)

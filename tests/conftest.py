@@ -45,18 +45,23 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """`reportgen build --task 1` run twice in one folder: the cold and the warm invocation."""
-    root = tmp_path_factory.mktemp("built")
+def invoke_in(root: Path, *commands: list[str]) -> list[Invocation]:
+    """Runs CLI commands one after another in a fresh digits project at `root`; all must succeed."""
     (root / "reportgen.toml").write_text(CONFIG)
     old = Path.cwd()
     os.chdir(root)
     try:
-        cold = invoke("build", "--task", "1")
-        warm = invoke("build", "--task", "1")
+        results = [invoke(*command) for command in commands]
     finally:
         os.chdir(old)
-    assert cold.exit_code == 0, cold.output
-    assert warm.exit_code == 0, warm.output
+    for result in results:
+        assert result.exit_code == 0, result.output
+    return results
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`reportgen build --task 1` run twice in one folder: the cold and the warm invocation."""
+    root = tmp_path_factory.mktemp("built")
+    cold, warm = invoke_in(root, ["build", "--task", "1"], ["build", "--task", "1"])
     return {"root": root, "cold": cold, "warm": warm}

@@ -1,7 +1,6 @@
 """Task 2 end to end (quick profile, digits): every ablation has curves, a pinned table, a
 sentence whose numbers are the table's, and a checkpoint that reproduces its accuracy."""
 
-import os
 import re
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from pypdf import PdfReader
 from reportgen.cache import Cache
 from reportgen.registry import load_experiments
 from reportgen.results import Curves, Metric, Table
-from tests.conftest import CONFIG, invoke
+from tests.conftest import invoke_in
 
 TASK2 = sorted(e.id for e in load_experiments().values() if e.task == 2)
 
@@ -20,14 +19,7 @@ TASK2 = sorted(e.id for e in load_experiments().values() if e.task == 2)
 @pytest.fixture(scope="module")
 def task2(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("task2")
-    (root / "reportgen.toml").write_text(CONFIG)
-    old = Path.cwd()
-    os.chdir(root)
-    try:
-        result = invoke("build", "--task", "2")
-    finally:
-        os.chdir(old)
-    assert result.exit_code == 0, result.output
+    invoke_in(root, ["build", "--task", "2"])
     return root
 
 
