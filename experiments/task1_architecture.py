@@ -125,9 +125,13 @@ def compare(ctx) -> Section:
     thrifty = max(metrics, key=lambda i: metrics[i]["accuracy per 100K parameters"])
     base = metrics["arch-baseline"]
     deeper, wider = metrics["arch-deeper"], metrics["arch-wider"]
+    if best == "arch-baseline":
+        lead = f"The baseline remains the most accurate ({base['test accuracy']:.2f}%)"
+    else:
+        lead = (f"The most accurate variant is '{titles[best]}' ({metrics[best]['test accuracy']:.2f}% against "
+                f"{base['test accuracy']:.2f}% for the baseline)")  # fmt: skip
     text = (
-        f"The most accurate variant is '{titles[best]}' ({metrics[best]['test accuracy']:.2f}% against "
-        f"{base['test accuracy']:.2f}% for the baseline); the most accuracy per parameter comes from "
+        f"{lead}; the most accuracy per parameter comes from "
         f"'{titles[thrifty]}' ({metrics[thrifty]['accuracy per 100K parameters']:.2f}% per 100K). "
         f"Deeper ({count(deeper['parameters'])} parameters) reached {deeper['test accuracy']:.2f}%, "
         f"wider ({count(wider['parameters'])}) {wider['test accuracy']:.2f}%."

@@ -76,12 +76,11 @@ def choose_memory_format(model: torch.nn.Module, example: torch.Tensor, loss_fn,
     if key not in _FORMAT_CHOICES:
         formats = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
         probes = {name: copy.deepcopy(model).train().to(memory_format=fmt) for name, fmt in formats.items()}
-        inputs = {name: example.contiguous(memory_format=fmt) for name, fmt in formats.items()}
         timings: dict[str, list[float]] = {name: [] for name in formats}
         for step in range(steps + 1):
-            for name in formats:
+            for name, fmt in formats.items():
                 started = time.perf_counter()
-                loss_fn(probes[name](inputs[name])).backward()
+                loss_fn(probes[name](example.contiguous(memory_format=fmt))).backward()
                 if step:  # the first pass builds kernels and is not timed
                     timings[name].append(time.perf_counter() - started)
         _FORMAT_CHOICES[key] = min(timings, key=lambda name: statistics.median(timings[name]))

@@ -36,6 +36,7 @@ class TrainSettings:
     clip_grad: float = 0.0
     memory_format: str = "auto"  # auto (measure once per architecture) | channels_last | contiguous
     eval_batch_size: int = 128  # measured fastest on 2 cores: larger batches spill the caches
+    train_eval_size: int = 10000  # final train-split scores on at most this many images (0: all)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainSettings:
@@ -128,13 +129,17 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 128) -> Score:
 
 
 def _optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
-    params = model.parameters()
+    params = list(model.parameters())
+    # Fused kernels update all parameters in one pass: measured 7x faster than the default
+    # foreach Adam on the 9.6M-parameter FC1024 variant on 2 cores (9 ms against 64 ms a step).
+    fused = {"fused": True} if params and params[0].device.type in ("cpu", "cuda") else {}
     if s.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov and s.momentum > 0, weight_decay=s.weight_decay)
+        nesterov = s.nesterov and s.momentum > 0
+        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=nesterov, weight_decay=s.weight_decay, **fused)
     if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay, **fused)
     if s.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, **fused)
     if s.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
     if s.optimizer == "adadelta":
@@ -245,9 +250,11 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     bs_eval = settings.eval_batch_size
+    cap = settings.train_eval_size or len(data.train)
+    train_part = data.train if cap >= len(data.train) else Split(data.train.x[:cap], data.train.y[:cap])
     return FitResult(
         history=history,
-        train=evaluate(model, data.train, bs_eval),
+        train=evaluate(model, train_part, bs_eval),
         val=evaluate(model, data.val, bs_eval),
         test=evaluate(model, data.test, bs_eval),
         best_epoch=best_epoch,
