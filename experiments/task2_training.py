@@ -158,12 +158,12 @@ def l2(ctx) -> Section:
 
 
 @ablation("t2-depth", "Depth at the same width",
-          {"deeper_layers": ["conv32 same", "conv32 same", "pool", "conv32 same", "conv32 same", "pool", "fc64"],
-           "layers": ["conv32 same", "pool", "conv32 same", "pool", "fc64"]})  # fmt: skip
+          {"deeper_layers": ["conv16 same", "conv16 same", "pool", "conv16 same", "conv16 same", "pool", "fc64"],
+           "layers": ["conv16 same", "pool", "conv16 same", "pool", "fc64"]})  # fmt: skip
 def depth(ctx) -> Section:
     results = run_variants(ctx, [Variant("2 conv layers"), Variant("4 conv layers", {"layers": ctx.params["deeper_layers"]})])
     sentence = (
-        f"Doubling the depth at 32 filters took an epoch from {results[0].epoch_seconds:.1f} s to "
+        f"Doubling the depth at the same width (16 filters a layer) took an epoch from {results[0].epoch_seconds:.1f} s to "
         f"{results[1].epoch_seconds:.1f} s and validation accuracy from {_val(results[0]):.2f}% to {_val(results[1]):.2f}%."
     )
     return _section(ctx, results, sentence)
