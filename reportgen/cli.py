@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -278,9 +277,5 @@ def data(config: ConfigOpt = Path("reportgen.toml"), download: Annotated[bool, t
         err.print(f"[yellow]notice:[/] {info.notice}", highlight=False)
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    app()

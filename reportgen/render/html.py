@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,4 +165,3 @@ def copy_static(out: Path) -> None:
     """Stylesheets next to the HTML so the files open on their own in a browser."""
     for css in (TEMPLATES / "css").glob("*.css"):
         write_atomic(out / "assets" / css.name, css.read_bytes())
-    shutil.rmtree(out / ".staging", ignore_errors=True)
