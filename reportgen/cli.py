@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 import uuid
@@ -39,10 +40,6 @@ def _fail(exc: ReportgenError) -> None:
     if exc.hint:
         err.print(f"  [yellow]→[/] {exc.hint}", highlight=False)
     raise typer.Exit(exc.exit_code)
-
-
-def _config(path: Path, **overrides) -> Config:
-    return load_config(path, **overrides)
 
 
 def _check_writable(out: Path) -> None:
@@ -118,8 +115,6 @@ def _render(config: Config, experiments, entries, out: Path, only: str, fmt: str
 
 def _guard(fn):
     """Turns ReportgenError and Ctrl-C into one clear line and a non-zero exit."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -149,7 +144,7 @@ def build(
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
     """Run what is stale for --task, then render the deck and report into --out."""
-    cfg = _config(config, profile=profile, device=device, seed=seed, download=download or None)
+    cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
     _check_writable(out)
     started = time.perf_counter()
     experiments, entries = _run(cfg, task, Cache(cache_dir), rerun)
@@ -169,7 +164,7 @@ def run(
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
     """Run the experiments of --task (only what is stale) without rendering."""
-    cfg = _config(config, profile=profile, device=device, seed=seed)
+    cfg = load_config(config, profile=profile, device=device, seed=seed)
     _run(cfg, task, Cache(cache_dir), rerun)
 
 
@@ -188,7 +183,7 @@ def render(
     from reportgen.registry import load_experiments, parse_tasks, select
     from reportgen.runner import plan, resolve_config_dataset
 
-    cfg = _config(config, profile=profile)
+    cfg = load_config(config, profile=profile)
     _check_writable(out)
     tasks = parse_tasks(task)
     selected = [e for e in select(load_experiments(), tasks) if e.task in tasks]
@@ -219,7 +214,7 @@ def list_(
     from reportgen.registry import TASKS, load_experiments
     from reportgen.runner import plan, resolve_config_dataset
 
-    cfg = _config(config, profile=profile)
+    cfg = load_config(config, profile=profile)
     registry = load_experiments()
     dataset = resolve_config_dataset(cfg)
     table = RichTable(title=f"reportgen experiments ({cfg.profile.value} profile, data: {dataset.display})")
@@ -270,7 +265,7 @@ def data(config: ConfigOpt = Path("reportgen.toml"), download: Annotated[bool, t
     """Show which dataset a build would use, where it was found, and its fingerprint."""
     from reportgen.runner import resolve_config_dataset
 
-    cfg = _config(config, download=download or None)
+    cfg = load_config(config, download=download or None)
     info = resolve_config_dataset(cfg)
     out_console.print(f"{info.display}\n  location: {info.location}\n  fingerprint: {info.fingerprint}", highlight=False)
     if info.notice:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -194,8 +195,6 @@ def run_one(
     try:
         section = item.exp.fn(ctx)
     except BaseException:
-        import shutil
-
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     if not isinstance(section, Section):
