@@ -127,6 +127,16 @@ class Context:
         self.skipped = splits.skipped
         return splits
 
+    def save_array(self, name: str, array: Any) -> str:
+        """Stores a numpy array (an image, a heat map, filter weights) as files/<name>.npy; returns the name
+        that ImageGrid.images / overlays and Bars.image take."""
+        import numpy as np
+
+        filename = name if name.endswith(".npy") else f"{name}.npy"
+        self.files.mkdir(parents=True, exist_ok=True)
+        np.save(self.files / filename, np.asarray(array, dtype=np.float32), allow_pickle=False)
+        return filename
+
     def needed(self, exp_id: str) -> Section:
         """The result of an experiment listed in `needs`."""
         return self.needs[exp_id].section

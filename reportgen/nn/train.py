@@ -128,11 +128,15 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 128) -> Score:
     return Score(loss_sum / n, correct / n)
 
 
-def _optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
-    params = list(model.parameters())
+def _optimizer(model: nn.Module, s: TrainSettings, groups: list[dict[str, Any]] | None = None) -> torch.optim.Optimizer:
+    """The optimiser over the trainable parameters, or over `groups` (each with its own "lr")."""
+    params: Any = groups or [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ReportgenError("the model has no trainable parameters", "unfreeze at least the classifier", 2)
     # Fused kernels update all parameters in one pass: measured 7x faster than the default
     # foreach Adam on the 9.6M-parameter FC1024 variant on 2 cores (9 ms against 64 ms a step).
-    fused = {"fused": True} if params and params[0].device.type in ("cpu", "cuda") else {}
+    first = groups[0]["params"][0] if groups else params[0]
+    fused = {"fused": True} if first.device.type in ("cpu", "cuda") else {}
     if s.optimizer == "sgd":
         nesterov = s.nesterov and s.momentum > 0
         return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=nesterov, weight_decay=s.weight_decay, **fused)
@@ -159,6 +163,53 @@ def _scheduler(opt: torch.optim.Optimizer, s: TrainSettings, steps_per_epoch: in
     raise ReportgenError(f"unknown schedule '{s.schedule}'", f"use one of {', '.join(SCHEDULES)}", 2)
 
 
+class Callback:
+    """Hooks into `fit`; override what you need. Called with the model in train mode."""
+
+    def on_train_start(self, model: nn.Module) -> None: ...
+    def on_epoch_end(self, epoch: int, model: nn.Module, stats: EpochStats) -> None: ...
+    def on_train_end(self, model: nn.Module, history: list[EpochStats]) -> None: ...
+
+
+class Snapshot(Callback):
+    """Copies a named parameter after chosen epochs (e.g. first-layer filters after epoch 1 and at the end).
+
+    `epochs` holds epoch numbers; -1 means the last epoch that ran.
+    """
+
+    def __init__(self, parameter: str, epochs: tuple[int, ...] = (1, -1)) -> None:
+        self.parameter = parameter
+        self.epochs = epochs
+        self.taken: dict[int, torch.Tensor] = {}
+
+    def _take(self, epoch: int, model: nn.Module) -> None:
+        self.taken[epoch] = model.get_parameter(self.parameter).detach().cpu().clone()
+
+    def on_train_start(self, model: nn.Module) -> None:
+        if 0 in self.epochs:
+            self._take(0, model)
+
+    def on_epoch_end(self, epoch: int, model: nn.Module, stats: EpochStats) -> None:
+        if epoch in self.epochs:
+            self._take(epoch, model)
+
+    def on_train_end(self, model: nn.Module, history: list[EpochStats]) -> None:
+        if -1 in self.epochs and history:
+            self._take(history[-1].epoch, model)
+
+
+def freeze_batchnorm(model: nn.Module) -> None:
+    """Puts every BatchNorm whose parameters are frozen into eval mode (running stats stay put).
+
+    Call after `model.train()`: a frozen backbone's statistics must not drift while the head trains.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters(recurse=False))
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
+
+
 class Progress:
     """What the Trainer reports to; the CLI passes a rich-backed one, tests use this no-op."""
 
@@ -177,10 +228,15 @@ def fit(
     augment: Augment | None = None,
     progress: Progress | None = None,
     label: str = "training",
+    callbacks: list[Callback] = (),
+    param_groups: list[dict[str, Any]] | None = None,
 ) -> FitResult:
     """Trains `model` on data.train, validating each epoch; returns history and final scores.
 
-    With early stopping (patience > 0) the best validation epoch's weights are restored.
+    Only parameters with requires_grad train; frozen BatchNorm layers stay in eval mode.
+    `param_groups` (torch's format, e.g. a lower "lr" for fine-tuned blocks) replaces the
+    single group. With early stopping (patience > 0) the best validation epoch's weights are
+    restored. `callbacks` see the model at the start, after every epoch and at the end.
     """
     device = torch.device(device)
     progress = progress or Progress()
@@ -194,15 +250,20 @@ def fit(
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     model.to(memory_format=fmt)
     steps = (n + bs - 1) // bs
-    opt = _optimizer(model, settings)
+    opt = _optimizer(model, settings, param_groups)
     sched = _scheduler(opt, settings, steps)
     gen = torch.Generator().manual_seed(seed)
     history: list[EpochStats] = []
     best_acc, best_epoch, best_state, stale = -1.0, 0, None, 0
     progress.start(label, settings.epochs * steps)
+    model.train()
+    freeze_batchnorm(model)
+    for callback in callbacks:
+        callback.on_train_start(model)
     try:
         for epoch in range(1, settings.epochs + 1):
             model.train()
+            freeze_batchnorm(model)
             lr = opt.param_groups[0]["lr"]
             loss_sum, correct, seen = 0.0, 0, 0
             started = time.perf_counter()
@@ -232,6 +293,8 @@ def fit(
             seconds = time.perf_counter() - started
             val = evaluate(model, data.val, settings.eval_batch_size)
             history.append(EpochStats(epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val.loss, val.acc, lr, seconds))
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, model, history[-1])
             if settings.schedule == "plateau":
                 sched.step(val.acc)
             elif sched is not None and settings.schedule != "onecycle":
@@ -246,6 +309,8 @@ def fit(
                     break
     finally:
         progress.done()
+    for callback in callbacks:
+        callback.on_train_end(model, history)
     stopped_early = len(history) < settings.epochs
     if best_state is not None:
         model.load_state_dict(best_state)
