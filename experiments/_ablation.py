@@ -91,8 +91,11 @@ def _changed_columns(results: list[VariantRuns]) -> list[str]:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        # The layers themselves, compactly: the settings column must show what differs.
+        return ", ".join(v.replace(" same", "").replace(" bn", "+BN") for v in value)
     if isinstance(value, list):
-        return f"{len(value)} layers"
+        return ", ".join(_show(v) for v in value)
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float):
@@ -131,20 +134,26 @@ def results_table(title: str, results: list[VariantRuns], note: str = "") -> Tab
 def curves(title: str, results: list[VariantRuns], metric: str) -> Curves:
     """Train (dashed) and validation (solid) curves per variant, mean over seeds with a band."""
     scale = 100.0 if metric == "acc" else 1.0
-    series, bands = {}, {}
+    series, bands, roles, groups = {}, {}, {}, {}
     for r in results:
         for split in ("train", "val"):
             mean, std = r.curve(f"{split}_{metric}")
             name = f"{r.variant.label} · {'train' if split == 'train' else 'val'}"
             series[name] = [scale * v for v in mean]
             bands[name] = [scale * v for v in std] if len(r.runs) > 1 else []
+            roles[name] = "train" if split == "train" else "validation"
+            groups[name] = r.variant.label
     length = max(len(v) for v in series.values())
+    seeds = len(results[0].runs)
     return Curves(
         title=title,
-        caption="Dashed: training (running mean over the epoch); solid: validation. Bands: ± one std over seeds.",
+        caption="Dashed: training (running mean over the epoch); solid: validation."
+        + (f" Lines are the mean over {seeds} seeds; bands: ± one standard deviation." if seeds > 1 else " One seed."),
         x=list(range(1, length + 1)),
         series=series,
         bands={k: v for k, v in bands.items() if v},
+        roles=roles,
+        groups=groups,
         ylabel="accuracy (%)" if metric == "acc" else "cross-entropy loss",
     )
 

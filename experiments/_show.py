@@ -13,3 +13,8 @@ def count(n: float) -> str:
 
 def shape(s: tuple[int, ...] | list[int]) -> str:
     return "×".join(str(d) for d in s)
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

@@ -3,6 +3,7 @@ activations, L2, depth), each against a pinned baseline with curves, a table and
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 
 from experiments._ablation import Variant, curves, headline_metrics, results_table, run_variants
@@ -51,7 +52,7 @@ def _section(ctx, results, sentence: str) -> Section:
         summary=sentence,
         items=[
             *headline_metrics(results),
-            curves(f"{ctx.exp.title}: accuracy", results, "acc"),
+            dataclasses.replace(curves(f"{ctx.exp.title}: accuracy", results, "acc"), key=True),
             curves(f"{ctx.exp.title}: loss", results, "loss"),
             results_table(f"{ctx.exp.title}: results", results, note=_versus(results)),
         ],

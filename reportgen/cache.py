@@ -6,6 +6,7 @@ Layout: <root>/<experiment id>/<key>/{inputs,result,provenance}.json + files/, a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reportgen.results import Section, from_dict
+from reportgen.errors import ReportgenError
+from reportgen.results import InvalidResult, Section, from_dict
 
 DEFAULT_ROOT = Path(".reportgen/cache")
 
@@ -53,6 +55,9 @@ class Cache:
 
     def __init__(self, root: Path = DEFAULT_ROOT) -> None:
         self.root = root
+        self.build_id = uuid.uuid4().hex[:12]  # this process's scratch area: .tmp/<build id>/
+        self.problems: dict[tuple[str, str], str] = {}  # (id, key) -> why a stored entry is unusable
+        self._lock_file: Any = None
 
     def entry_dir(self, exp_id: str, key: str) -> Path:
         return self.root / exp_id / key
@@ -60,14 +65,24 @@ class Cache:
     def load(self, exp_id: str, key: str) -> Entry | None:
         """The entry for `key`, or None when there is none (or it cannot be read)."""
         path = self.entry_dir(exp_id, key)
+        if not path.is_dir():
+            return None
         try:
             result = json.loads((path / "result.json").read_text(encoding="utf-8"))
             inputs = json.loads((path / "inputs.json").read_text(encoding="utf-8"))
             provenance = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
             section = from_dict(result)
-        except (OSError, ValueError, TypeError, KeyError):
-            return None  # missing, half-deleted or from an older result format: treat as not cached
-        if not isinstance(section, Section):
+            if not isinstance(section, Section):
+                raise InvalidResult("the stored result is not a section")
+            if not isinstance(inputs, dict) or not isinstance(provenance, dict):
+                raise InvalidResult("inputs or provenance is not a JSON object")
+            missing = [name for name in section.files() if not (path / "files" / name).is_file()]
+            if missing:
+                raise InvalidResult(f"file {missing[0]} is missing")
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            # Missing, half-deleted, hand-edited or from an older format: not a hit, and say why.
+            reason = str(exc) if isinstance(exc, InvalidResult) else f"{type(exc).__name__}: {exc}"
+            self.problems[exp_id, key] = f"stored result is invalid ({reason})"
             return None
         return Entry(path, key, section, inputs, provenance)
 
@@ -80,10 +95,46 @@ class Cache:
         return self.load(exp_id, key)
 
     def scratch(self) -> Path:
-        """A fresh temporary entry folder (with files/) on the same file system as the cache."""
-        path = self.root / ".tmp" / uuid.uuid4().hex
+        """A fresh temporary entry folder (with files/) on the same file system as the cache.
+
+        Each build has its own folder under .tmp, so a build that ends never deletes another's work.
+        """
+        path = self.root / ".tmp" / self.build_id / uuid.uuid4().hex
         (path / "files").mkdir(parents=True)
         return path
+
+    def lock(self) -> None:
+        """Takes this cache for one build; a second build in the same folder is refused with a message.
+
+        The lock is an flock on <root>/.lock: the kernel drops it when the process dies, so a killed
+        build never leaves the folder locked. Leftover scratch folders of dead builds go here.
+        """
+        if self._lock_file is not None:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / ".lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ReportgenError(
+                f"another reportgen build is running on {self.root} ({holder})",
+                "wait for it to finish, then run again; 'reportgen render' and 'reportgen list' are safe meanwhile",
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._lock_file = handle
+        shutil.rmtree(self.root / ".tmp", ignore_errors=True)  # no other build is running
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
 
     def store(
         self,
@@ -100,12 +151,15 @@ class Cache:
             ("inputs.json", inputs),
             ("provenance.json", provenance),
         ):
-            (scratch / name).write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+            with open(scratch / name, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(data, indent=1, default=str))
+                handle.flush()
+                os.fsync(handle.fileno())  # the rename below must not publish unwritten data
         final = self.entry_dir(exp_id, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         trash = None
         if final.exists():
-            trash = self.root / ".tmp" / f"old-{uuid.uuid4().hex}"
+            trash = scratch.parent / f"old-{uuid.uuid4().hex}"
             os.rename(final, trash)
         os.rename(scratch, final)
         if trash is not None:
@@ -117,11 +171,23 @@ class Cache:
         write_json_atomic(self.root / exp_id / "latest.json", {"key": key})
 
     def discard_scratch(self) -> None:
-        """Removes temporary folders left by interrupted runs."""
-        shutil.rmtree(self.root / ".tmp", ignore_errors=True)
+        """Removes this build's temporary folders (another build's are left alone)."""
+        shutil.rmtree(self.root / ".tmp" / self.build_id, ignore_errors=True)
+        try:
+            (self.root / ".tmp").rmdir()  # only when no other build has a scratch folder there
+        except OSError:
+            pass
 
-    def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+    def clear(self) -> bool:
+        """Deletes every stored result; False when there was nothing to delete."""
+        if not self.root.exists():
+            return False
+        self.lock()
+        try:
+            shutil.rmtree(self.root)
+        finally:
+            self.unlock()
+        return True
 
 
 def why_stale(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -1,16 +1,18 @@
-"""The reportgen command line: build, run, render, serve, list, clean, data."""
+"""The reportgen command line: init, build, run, render, serve, list, clean, data."""
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import time
-import uuid
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from reportgen.cache import Cache
@@ -26,106 +28,132 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 out_console = Console()
+_DEBUG = {"on": False}
 
-TaskOpt = Annotated[str, typer.Option("--task", "-t", help="all, a task number (1-5) or name (architecture, training, ...); several with commas.")]
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help="all, a task number (1-5) or name (architecture, training, visualisation, transfer, project); several with commas.")]
 ProfileOpt = Annotated[Optional[Profile], typer.Option(help="quick (tests, CI: seconds), standard (default: real accuracies in minutes) or full (whole datasets, for a GPU).")]
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The project's config file.")]
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The project's config file; paths in it are relative to its folder.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Where the deliverables go.")]
-CacheOpt = Annotated[Path, typer.Option("--cache", help="Where results are stored.", hidden=True)]
+CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Where results are stored.", hidden=True)]
 DeviceOpt = Annotated[Optional[Device], typer.Option(help="auto uses CUDA or MPS when present, else the CPU.")]
 
 
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")] = False) -> None:
+    """reportgen: coursework experiments -> slide deck and report."""
+    _DEBUG["on"] = debug
+
+
+def say(text: str, style: str = "") -> None:
+    """One line to stderr; user-provided text in it is escaped so that '[...]' is shown as typed."""
+    err.print(f"[{style}]{escape(text)}[/]" if style else escape(text), highlight=False)
+
+
 def _fail(exc: ReportgenError) -> None:
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
     if exc.hint:
-        err.print(f"  [yellow]→[/] {exc.hint}", highlight=False)
+        err.print(f"  [yellow]→[/] {escape(exc.hint)}", highlight=False)
     raise typer.Exit(exc.exit_code)
 
 
+def _guard(fn):
+    """Turns every failure into one clear line and a non-zero exit (a traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ReportgenError as exc:
+            if _DEBUG["on"]:
+                traceback.print_exc()
+            _fail(exc)
+        except KeyboardInterrupt:
+            err.print("[bold red]interrupted:[/] finished experiments are cached; nothing half-written was kept.")
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            if _DEBUG["on"]:
+                traceback.print_exc()
+            where = f" {exc.filename}" if exc.filename else ""
+            _fail(ReportgenError(f"cannot access{where}: {exc.strerror or exc}", "check the path and its permissions", 1))
+        except Exception as exc:  # a bug of ours: one line, the traceback on request
+            if _DEBUG["on"]:
+                traceback.print_exc()
+            _fail(ReportgenError(f"internal error: {type(exc).__name__}: {exc}", "run again with 'reportgen --debug ...' and report the traceback", 1))
+
+    return wrapper
+
+
 def _check_writable(out: Path) -> None:
-    """Fails before any training when the output folder cannot be written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{uuid.uuid4().hex}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ReportgenError(f"output folder {out} is not writable: {exc.strerror}", "choose another with --out or fix its permissions", 2) from None
+    """Fails before any work when the output folder cannot be written; creates nothing."""
+    if out.exists() and not out.is_dir():
+        raise ReportgenError(f"output path {out} is a file, not a folder", "choose another with --out", 2)
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ReportgenError(f"output folder {out} is not writable", "choose another with --out or fix its permissions", 2)
 
 
 def _split(values: str, allowed: tuple[str, ...], what: str) -> list[str]:
     chosen = [v.strip() for v in values.split(",") if v.strip()]
+    if not chosen:
+        raise ReportgenError(f"no {what} given", f"use {', '.join(allowed)}", 2)
     for value in chosen:
         if value not in allowed:
             raise ReportgenError(f"unknown {what} '{value}'", f"use {', '.join(allowed)}", 2)
     return chosen
 
 
-def _run(config: Config, task: str, cache: Cache, rerun: bool):
-    """Plans and runs the selected experiments; returns (selected experiments, entries, plan)."""
-    from reportgen.progress import RichProgress
+def _selection(config: Config, task: str):
+    """(tasks, registry, the experiments to plan: those of the tasks plus what they need)."""
     from reportgen.registry import load_experiments, parse_tasks, select
-    from reportgen.runner import plan, resolve_config_dataset, run_planned
 
     tasks = parse_tasks(task)
-    registry = load_experiments()
+    registry = load_experiments(config)
     selected = select(registry, tasks)
     if not selected:
-        raise ReportgenError(f"task {task} has no experiments yet", "see 'reportgen list'", 2)
-    dataset = resolve_config_dataset(config)
-    if dataset.notice:
-        err.print(f"[yellow]notice:[/] {dataset.notice}", highlight=False)
-    planned = plan(selected, config, dataset, cache)
-
-    def report(event: str, item, seconds: float) -> None:
-        name = f"[bold]{item.exp.id}[/]"
-        if event == "cached":
-            err.print(f"  [green]✓[/] {name} [dim]cached[/]")
-        elif event == "start":
-            why = f" ({'; '.join(item.reasons)})" if item.reasons else ""
-            err.print(f"  [cyan]▶[/] {name} running{why}", highlight=False)
-        else:
-            err.print(f"  [green]✓[/] {name} done in {seconds:.1f} s")
-
-    err.print(f"[bold]Experiments[/] ({config.profile.value} profile, data: {dataset.display})", highlight=False)
-    try:
-        entries = run_planned(planned, config, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report)
-    finally:
-        cache.discard_scratch()
-    chosen = {e.id for e in registry.values() if e.task in tasks}
-    return [e for e in selected if e.id in chosen], entries
+        raise ReportgenError(f"task {task} has no experiments", "see 'reportgen list'", 2)
+    return tasks, registry, selected
 
 
-def _render(config: Config, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None) -> None:
+def _load_writeup(config: Config, registry, entries, stale: set[str]):
+    """The student's Markdown, with live numbers from `entries`; None without a writeup folder."""
+    folder = config.resolve(config.writeup)
+    if not folder.is_dir():
+        return None
+    from reportgen.writeup import load_writeup
+
+    results = {exp_id: (entry.section if entry else None, exp_id in stale) for exp_id, entry in entries.items()}
+    for exp_id in registry:
+        results.setdefault(exp_id, (None, False))
+    writeup = load_writeup(folder, results, registry=registry, project=config.root)
+    for warning in writeup.warnings:
+        say(f"  ! {warning}", "yellow")
+    return writeup
+
+
+def _render(config: Config, registry, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None) -> None:
     from reportgen.render.document import DELIVERABLES, render_all
 
     only_list = _split(only, tuple(DELIVERABLES), "deliverable")
     formats = _split(fmt, ("html", "pdf"), "format")
+    writeup = _load_writeup(config, registry, entries, stale or set())
     started = time.perf_counter()
     err.print("[bold]Rendering[/]")
     written = render_all(
-        config, experiments, entries, out, only=only_list, formats=formats, stale=stale,
-        on_step=lambda name: err.print(f"  [cyan]…[/] {name}", highlight=False),
+        config, experiments, entries, out, only=only_list, formats=formats, stale=stale, writeup=writeup,
+        on_step=lambda name: say(f"  … {name}", "cyan"),
     )  # fmt: skip
     for w in written:
         pages = f" ({w.pages} pages{', unchanged' if w.reused else ''})" if w.pages else ""
-        out_console.print(f"  wrote {w.path}{pages}", highlight=False)
+        out_console.print(f"  wrote {escape(str(w.path))}{pages}", highlight=False)
     err.print(f"[dim]rendered in {time.perf_counter() - started:.1f} s[/]")
 
 
-def _guard(fn):
-    """Turns ReportgenError and Ctrl-C into one clear line and a non-zero exit."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ReportgenError as exc:
-            _fail(exc)
-        except KeyboardInterrupt:
-            err.print("[bold red]interrupted:[/] finished experiments are cached; nothing half-written was kept.")
-            raise typer.Exit(130) from None
-
-    return wrapper
+def _shown(experiments, tasks: list[int]):
+    return [e for e in experiments if e.task in tasks]
 
 
 @app.command()
@@ -144,12 +172,48 @@ def build(
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
     """Run what is stale for --task, then render the deck and report into --out."""
+    from reportgen.render.document import DELIVERABLES
+
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
+    _split(only, tuple(DELIVERABLES), "deliverable")
+    _split(format, ("html", "pdf"), "format")
     _check_writable(out)
     started = time.perf_counter()
-    experiments, entries = _run(cfg, task, Cache(cache_dir), rerun)
-    _render(cfg, experiments, entries, out, only, format)
+    tasks, registry, selected = _selection(cfg, task)
+    entries = _run(cfg, registry, selected, Cache(cache_dir), rerun)
+    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format)
     err.print(f"[bold green]done[/] in {time.perf_counter() - started:.1f} s")
+
+
+def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool):
+    """Plans (checking every parameter first), takes the cache lock, runs what is stale."""
+    from reportgen.progress import RichProgress
+    from reportgen.runner import plan, resolve_config_dataset, run_planned
+
+    dataset = resolve_config_dataset(cfg)
+    if dataset.notice:
+        say(f"notice: {dataset.notice}", "yellow")
+    planned = plan(selected, cfg, dataset, cache, registry)
+
+    def report(event: str, item, seconds: float) -> None:
+        name = f"[bold]{escape(item.exp.id)}[/]"
+        if event == "cached":
+            err.print(f"  [green]✓[/] {name} [dim]cached[/]")
+        elif event == "start":
+            why = f" ({'; '.join(item.reasons)})" if item.reasons else ""
+            err.print(f"  [cyan]▶[/] {name} running{escape(why)}", highlight=False)
+        else:
+            err.print(f"  [green]✓[/] {name} done in {seconds:.1f} s")
+
+    say(f"Experiments ({cfg.profile.value} profile, data: {dataset.display})", "bold")
+    needs_work = rerun or any(item.entry is None for item in planned)
+    if needs_work:
+        cache.lock()
+    try:
+        return run_planned(planned, cfg, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report)
+    finally:
+        cache.discard_scratch()
+        cache.unlock()
 
 
 @app.command()
@@ -161,11 +225,13 @@ def run(
     config: ConfigOpt = Path("reportgen.toml"),
     device: DeviceOpt = None,
     seed: Annotated[Optional[int], typer.Option(help="Override the config's seed.")] = None,
+    download: Annotated[bool, typer.Option(help="Allow torchvision to download a missing dataset.")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
     """Run the experiments of --task (only what is stale) without rendering."""
-    cfg = load_config(config, profile=profile, device=device, seed=seed)
-    _run(cfg, task, Cache(cache_dir), rerun)
+    cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
+    _, registry, selected = _selection(cfg, task)
+    _run(cfg, registry, selected, Cache(cache_dir), rerun)
 
 
 @app.command()
@@ -176,31 +242,41 @@ def render(
     only: Annotated[str, typer.Option(help="deck, report, or both with a comma.")] = "deck,report",
     format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both.")] = "html,pdf",
     out: OutOpt = Path("output"),
+    partial: Annotated[bool, typer.Option(help="Render even when some results are missing (they are left out).")] = False,
     config: ConfigOpt = Path("reportgen.toml"),
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
-    """Render from the cache alone (no training, no torch): seconds, for template or style changes."""
-    from reportgen.registry import load_experiments, parse_tasks, select
+    """Render from the cache alone (no training, no torch): seconds, for text, template or style changes."""
+    from reportgen.render.document import DELIVERABLES
     from reportgen.runner import plan, resolve_config_dataset
 
     cfg = load_config(config, profile=profile)
+    _split(only, tuple(DELIVERABLES), "deliverable")
+    _split(format, ("html", "pdf"), "format")
     _check_writable(out)
-    tasks = parse_tasks(task)
-    selected = [e for e in select(load_experiments(), tasks) if e.task in tasks]
+    tasks, registry, selected = _selection(cfg, task)
     cache = Cache(cache_dir)
-    entries, stale = {}, set()
-    for item in plan(selected, cfg, resolve_config_dataset(cfg), cache):
+    entries, stale, missing = {}, set(), []
+    for item in plan(selected, cfg, resolve_config_dataset(cfg), cache, registry):
         entry = item.entry or cache.latest(item.exp.id)
         if entry is None:
-            err.print(f"  [yellow]![/] {item.exp.id}: no stored result; run 'reportgen build --task {item.exp.task}'")
+            missing.append(item.exp.id)
             continue
         if item.entry is None:
             stale.add(item.exp.id)
-            err.print(f"  [yellow]![/] {item.exp.id}: stale ({'; '.join(item.reasons)}); rendering the older result", highlight=False)
+            say(f"  ! {item.exp.id}: stale ({'; '.join(item.reasons)}); rendering the older result, marked stale", "yellow")
         entries[item.exp.id] = entry
     if not entries:
-        raise ReportgenError("nothing in the cache to render", "run 'reportgen build' first")
-    _render(cfg, selected, entries, out, only, format, stale)
+        raise ReportgenError("nothing in the cache to render", f"run 'reportgen build --task {task}' first")
+    if missing and not partial:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise ReportgenError(
+            f"no stored result for {shown}; the deliverables in {out} were left as they were",
+            f"run 'reportgen build --task {task}', or render what there is with --partial",
+        )
+    for exp_id in missing:
+        say(f"  ! {exp_id}: no stored result; left out (--partial)", "yellow")
+    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, stale)
 
 
 @app.command("list")
@@ -210,20 +286,20 @@ def list_(
     config: ConfigOpt = Path("reportgen.toml"),
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
-    """Show tasks and experiments, each as cached, stale (and why) or missing."""
+    """Show tasks and experiments, each as cached, stale (and why) or missing; checks every parameter."""
     from reportgen.registry import TASKS, load_experiments
     from reportgen.runner import plan, resolve_config_dataset
 
     cfg = load_config(config, profile=profile)
-    registry = load_experiments()
+    registry = load_experiments(cfg)
     dataset = resolve_config_dataset(cfg)
-    table = RichTable(title=f"reportgen experiments ({cfg.profile.value} profile, data: {dataset.display})")
+    table = RichTable(title=escape(f"reportgen experiments ({cfg.profile.value} profile, data: {dataset.display})"))
     for column in ("task", "experiment", "title", "state"):
         table.add_column(column)
-    for item in plan(list(registry.values()), cfg, dataset, Cache(cache_dir)):
+    for item in plan(list(registry.values()), cfg, dataset, Cache(cache_dir), registry):
         color = {"cached": "green", "stale": "yellow", "missing": "red"}[item.state]
-        state = f"[{color}]{item.state}[/]" + (f": {'; '.join(item.reasons)}" if item.reasons else "")
-        table.add_row(f"{item.exp.task} {TASKS[item.exp.task][0]}", item.exp.id, item.exp.title, state)
+        state = f"[{color}]{item.state}[/]" + escape(f": {'; '.join(item.reasons)}" if item.reasons else "")
+        table.add_row(f"{item.exp.task} {TASKS[item.exp.task][0]}", escape(item.exp.id), escape(item.exp.title), state)
     empty = [f"{n} {slug}" for n, (slug, _) in TASKS.items() if not any(e.task == n for e in registry.values())]
     out_console.print(table)
     if empty:
@@ -234,42 +310,106 @@ def list_(
 @_guard
 def serve(
     out: OutOpt = Path("output"),
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8000,
 ) -> None:
     """Preview --out on http://127.0.0.1:PORT; open pages reload when the output changes."""
-    from reportgen.render.serve import serve_forever
+    from reportgen.render.serve import make_server, serve_forever
 
+    if not 0 <= port <= 65535:
+        raise ReportgenError(f"port {port} is outside 0-65535", "use e.g. --port 8000, or --port 0 for any free port", 2)
     if not (out / "deck.html").exists() and not (out / "report.html").exists():
         raise ReportgenError(f"{out} has no deck.html or report.html", "run 'reportgen build' first")
-    serve_forever(out, port, lambda url: out_console.print(f"serving {out} on {url} (Ctrl-C to stop)"))
+    try:
+        server = make_server(out, port)
+    except OSError as exc:
+        free = make_server(out, 0)
+        suggestion = free.server_address[1]
+        free.server_close()
+        raise ReportgenError(
+            f"port {port} cannot be used ({exc.strerror or exc})",
+            f"try --port {suggestion} (free now), or --port 0 to pick one",
+        ) from None
+    serve_forever(server, lambda url: out_console.print(f"serving {escape(str(out))} on {url} (Ctrl-C to stop)"))
 
 
 @app.command()
 @_guard
 def clean(
     out: OutOpt = Path("output"),
-    cache: Annotated[bool, typer.Option("--cache", help="Also delete every stored result.")] = False,
+    cache: Annotated[bool, typer.Option("--cache", help="Also delete every stored result (re-running them takes minutes).")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
-    """Delete the generated deliverables (and, with --cache, the stored results)."""
-    shutil.rmtree(out, ignore_errors=True)
-    out_console.print(f"removed {out}")
+    """Delete the deliverables reportgen wrote in --out (and, with --cache, the stored results).
+
+    Only a folder that reportgen rendered into is touched, and in it only what reportgen wrote.
+    """
+    from reportgen.render.document import MARKER
+
+    if out.exists():
+        if not (out / MARKER).is_file():
+            raise ReportgenError(
+                f"{out} was not written by reportgen (it has no {MARKER} file); nothing was deleted",
+                "give the folder you built into with --out",
+                2,
+            )
+        kept = _remove_outputs(out)
+        say(f"removed reportgen's files from {out}" + (f"; kept {len(kept)} other file(s): {', '.join(kept[:3])}" if kept else ""))
+    else:
+        say(f"{out} does not exist; nothing to remove")
     if cache:
-        Cache(cache_dir).clear()
-        out_console.print(f"removed {cache_dir}")
+        if Cache(cache_dir).clear():
+            say(f"removed the stored results in {cache_dir}")
+        else:
+            say(f"{cache_dir} does not exist; no stored results to remove")
+
+
+def _remove_outputs(out: Path) -> list[str]:
+    """Deletes what reportgen writes in an output folder; returns the names of anything else."""
+    from reportgen.render.document import DELIVERABLES, MARKER
+
+    ours = {MARKER, "assets"} | {f"{name}.{ext}" for name in DELIVERABLES for ext in ("html", "pdf")}
+    ours |= {f".{name}.pdf.source.json" for name in DELIVERABLES}
+    kept = []
+    for path in sorted(out.iterdir()):
+        if path.name in ours:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        elif path.name.startswith(".") and path.name.endswith(".tmp"):
+            path.unlink()
+        else:
+            kept.append(path.name)
+    if not kept:
+        out.rmdir()
+    return kept
 
 
 @app.command()
 @_guard
-def data(config: ConfigOpt = Path("reportgen.toml"), download: Annotated[bool, typer.Option(help="Download when missing.")] = False) -> None:
+def data(
+    config: ConfigOpt = Path("reportgen.toml"),
+    download: Annotated[bool, typer.Option(help="Download when missing.")] = False,
+) -> None:
     """Show which dataset a build would use, where it was found, and its fingerprint."""
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, download=download or None)
     info = resolve_config_dataset(cfg)
-    out_console.print(f"{info.display}\n  location: {info.location}\n  fingerprint: {info.fingerprint}", highlight=False)
+    out_console.print(f"{info.display}\n  location: {info.location}\n  fingerprint: {info.fingerprint}", highlight=False, markup=False)
     if info.notice:
-        err.print(f"[yellow]notice:[/] {info.notice}", highlight=False)
+        say(f"notice: {info.notice}", "yellow")
+
+
+@app.command()
+@_guard
+def init(folder: Annotated[Path, typer.Argument(help="The project folder (created when missing).")] = Path(".")) -> None:
+    """Start a project: a commented reportgen.toml, writeup/ examples and an example experiment.
+
+    Existing files are never overwritten.
+    """
+    from reportgen.scaffold import scaffold
+
+    for path, state in scaffold(folder):
+        say(f"  {state:8} {path}", "green" if state == "created" else "dim")
+    say(f"next: cd {folder} && reportgen build --profile quick", "bold")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,34 @@ class Device(StrEnum):
     mps = "mps"
 
 
+class DeckMode(StrEnum):
+    """talk: about one slide per experiment (a 12-minute talk); full: a slide per table and figure."""
+
+    talk = "talk"
+    full = "full"
+
+
+class DeckConfig(BaseModel):
+    """What the slide deck shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: DeckMode = DeckMode.talk
+    # Tasks (numbers or names) and experiment ids to show, in this order; empty = everything.
+    show: list[str | int] = Field(default_factory=list)
+    # Experiments left out of the talk (per-layer tables, single variants) as slides at the end.
+    appendix: bool = False
+
+
+class VariantConfig(BaseModel):
+    """A Task 1 architecture variant defined in the config: a title and its layers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1)
+    layers: list[str] = Field(min_length=1)
+
+
 class Config(BaseModel):
     """Everything a build needs besides the experiments' own defaults."""
 
@@ -47,13 +75,38 @@ class Config(BaseModel):
     image_size: int = Field(default=64, ge=8, le=512)  # folder datasets are resized to this
     device: Device = Device.auto
     threads: int | None = Field(default=None, ge=1)
-    seed: int = 0
+    # numpy and scikit-learn take seeds below 2**32
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
     profile: Profile = Profile.standard
     experiments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The student's own material, relative to the project folder (the config file's folder).
+    writeup: Path = Path("writeup")
+    experiments_dir: Path = Path("experiments")
+    theme: Path = Path("theme")
+    accent: str | None = Field(default=None, pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+    logo: Path | None = None
+    institution: str = ""
+    deck: DeckConfig = Field(default_factory=DeckConfig)
+    # Task 1 architecture variants: your own beside (or, with builtin_variants = false, instead of) ours.
+    variants: dict[str, VariantConfig] = Field(default_factory=dict)
+    builtin_variants: bool = True
+    # Where this config was read from (set by load_config): errors name it, paths resolve from it.
+    source: Path = Field(default=Path(CONFIG_FILE), exclude=True)
+
+    @property
+    def root(self) -> Path:
+        """The project folder: where the config file lies."""
+        return self.source.parent
+
+    def resolve(self, path: Path) -> Path:
+        """A project path (relative to the config file's folder) as an absolute one."""
+        return path if path.is_absolute() else (self.root / path)
 
 
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "string_pattern_mismatch" and key == "accent":
+        return "key 'accent': give a colour as #rrggbb or #rgb"
     if error["type"] == "extra_forbidden":
         return f"unknown key '{key}'"
     return f"key '{key}': {error['msg']}"
@@ -76,7 +129,12 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
             raise ReportgenError(f"{path}: cannot be read: {exc.strerror}", exit_code=2)
     elif path.name != CONFIG_FILE or path.parent != Path("."):
         raise ReportgenError(f"{path}: no such config file", exit_code=2)
+    if not isinstance(data, dict):
+        raise ReportgenError(f"{path}: expected a TOML table", exit_code=2)
+    if "source" in data:
+        raise ReportgenError(f"{path}: unknown key 'source'", exit_code=2)
     data.update({k: v for k, v in overrides.items() if v is not None})
+    data["source"] = path
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

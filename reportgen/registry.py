@@ -1,14 +1,26 @@
-"""@experiment(...) registers experiment functions; tasks and experiments are looked up by id."""
+"""@experiment(...) registers experiment functions; tasks and experiments are looked up by id.
+
+The built-in experiments live in the `experiments` package; a project may add its own in a
+folder of Python files (`experiments_dir` in reportgen.toml), loaded by path under a private
+module name so they cannot clash with ours. A task module may also define
+`from_config(config, registry)` to add or drop experiments that the config describes
+(Task 1's architecture variants).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import importlib
+import importlib.util
 import pkgutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reportgen import params as param_rules
 from reportgen.errors import ReportgenError
 
 # The five tasks of the course: number -> (slug, title). The engine knows their names only.
@@ -19,6 +31,7 @@ TASKS: dict[int, tuple[str, str]] = {
     4: ("transfer", "Transfer learning"),
     5: ("project", "Open project: style transfer and deep dream"),
 }
+PROJECT_MODULES = "reportgen_project"  # module-name prefix of a project's own experiment files
 
 
 @dataclass(frozen=True)
@@ -38,9 +51,28 @@ def per_profile(quick: Any, standard: Any, full: Any) -> PerProfile:
     return PerProfile(quick, standard, full)
 
 
+@dataclass(frozen=True)
+class Linked:
+    """A parameter whose default is another experiment's resolved parameter (one source of truth)."""
+
+    experiment: str
+    param: str
+
+
+def linked(experiment: str, param: str) -> Linked:
+    """Default = `param` of `experiment` as resolved for this build (its config overrides included)."""
+    return Linked(experiment, param)
+
+
 @dataclass
 class Experiment:
-    """One registered experiment: `fn(ctx) -> Section` plus what its cache key depends on."""
+    """One registered experiment: `fn(ctx) -> Section` plus what its cache key depends on.
+
+    Attributes:
+        needs: ids (or "tag:NAME" for every experiment with that tag) whose results it reads.
+        tags: groups other experiments can need as a whole ("architecture": Task 1 comparison).
+        in_talk: shown in the talk deck by default (False: report, and the deck's appendix).
+    """
 
     id: str
     task: int
@@ -51,40 +83,78 @@ class Experiment:
     module: str
     order: int
     source_file: Path = field(default=Path())
+    tags: tuple[str, ...] = ()
+    in_talk: bool = True
+    checks: dict[str, param_rules.Rule] = field(default_factory=dict)
 
-    def resolve(self, profile: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The parameters for a profile, with config overrides type-checked against defaults."""
-        resolved = {
-            name: value.pick(profile) if isinstance(value, PerProfile) else value
-            for name, value in self.params.items()
-        }
+    def resolve(
+        self,
+        profile: str,
+        overrides: dict[str, Any] | None = None,
+        *,
+        source: str = "reportgen.toml",
+        lookup: Callable[[str, str], Any] | None = None,
+    ) -> dict[str, Any]:
+        """The parameters for a profile, with config overrides type- and range-checked.
+
+        Raises:
+            ReportgenError: an unknown parameter, a wrong type or a value out of range, naming
+                the config file, the experiment and the key.
+        """
+        resolved = {}
+        for name, value in self.params.items():
+            if isinstance(value, PerProfile):
+                value = value.pick(profile)
+            if isinstance(value, Linked):
+                if lookup is None:
+                    raise ValueError(f"{self.id}.{name}: linked parameter needs a lookup")
+                value = lookup(value.experiment, value.param)
+            resolved[name] = value
         for name, value in (overrides or {}).items():
+            if name == "title":
+                continue  # a display setting, applied by load_experiments
             if name not in resolved:
-                known = ", ".join(sorted(resolved)) or "none"
+                close = difflib.get_close_matches(name, list(resolved), n=3)
+                known = ", ".join(close or sorted(resolved)) or "none"
                 raise ReportgenError(
-                    f"reportgen.toml: experiments.{self.id}: unknown parameter '{name}'",
-                    f"known: {known}",
+                    f"{source}: [experiments.{self.id}] unknown parameter '{name}'",
+                    f"{'did you mean' if close else 'known'}: {known}",
                     2,
                 )
-            resolved[name] = _coerce(self.id, name, resolved[name], value)
+            resolved[name] = _coerce(source, self.id, name, resolved[name], value)
+        problem = param_rules.check_all(resolved, self.checks)
+        if problem:
+            raise ReportgenError(f"{source}: [experiments.{self.id}] {problem}", exit_code=2)
         return resolved
 
 
-def _coerce(exp_id: str, name: str, default: Any, value: Any) -> Any:
+def _coerce(source: str, exp_id: str, name: str, default: Any, value: Any) -> Any:
     if isinstance(default, bool) or default is None:
         ok = default is None or isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif isinstance(default, list) and default:
+        item = default[0]
+        ok = isinstance(value, list) and all(
+            isinstance(v, type(item)) or (isinstance(item, float) and isinstance(v, int)) for v in value
+        )
     else:
         ok = isinstance(value, type(default)) and not isinstance(value, bool)
     if not ok:
         raise ReportgenError(
-            f"reportgen.toml: experiments.{exp_id}.{name}: expected "
-            f"{type(default).__name__}, got {value!r}",
+            f"{source}: [experiments.{exp_id}] {name}: expected {_type_name(default)}, got {value!r}",
             exit_code=2,
         )
     return value
+
+
+def _type_name(default: Any) -> str:
+    if isinstance(default, list):
+        return f"a list of {_type_name(default[0])}" if default else "a list"
+    return {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false"}.get(
+        type(default).__name__, type(default).__name__
+    )
 
 
 _REGISTRY: dict[str, Experiment] = {}
@@ -97,23 +167,34 @@ def experiment(
     title: str,
     params: dict[str, Any] | None = None,
     needs: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    in_talk: bool = True,
+    checks: dict[str, param_rules.Rule] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers `fn(ctx) -> Section` as experiment `id` of `task`.
 
     Args:
         task: the course task number (1-5).
         id: unique, stable id; it names the cache entry and the config override table.
-        title: heading on slides and in the report.
-        params: defaults, each a value or `per_profile(...)`.
-        needs: ids of experiments whose results this one reads through `ctx.needed(id)`.
+        title: heading on slides and in the report (a config may change it).
+        params: defaults, each a value, `per_profile(...)` or `linked(...)`.
+        needs: ids whose results this one reads through `ctx.needed(id)`; "tag:NAME" needs
+            every experiment tagged NAME (so a project's own variants join a comparison).
+        tags: groups this experiment belongs to.
+        in_talk: False keeps it out of the talk deck by default (it stays in the report).
+        checks: extra parameter rules, name -> reportgen.params.Rule (common names have rules).
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task}")
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         if id in _REGISTRY and _REGISTRY[id].fn.__qualname__ != fn.__qualname__:
-            raise ValueError(f"experiment id {id!r} registered twice")
-        module = importlib.import_module(fn.__module__)
+            raise ReportgenError(
+                f"experiment id '{id}' is registered twice ({_REGISTRY[id].module} and {fn.__module__})",
+                "give one of them another id",
+                2,
+            )
+        module = sys.modules.get(fn.__module__) or importlib.import_module(fn.__module__)
         _REGISTRY[id] = Experiment(
             id=id,
             task=task,
@@ -124,20 +205,93 @@ def experiment(
             module=fn.__module__,
             order=len(_REGISTRY) if id not in _REGISTRY else _REGISTRY[id].order,
             source_file=Path(module.__file__ or ""),
+            tags=tuple(tags),
+            in_talk=in_talk,
+            checks=dict(checks or {}),
         )
         return fn
 
     return register
 
 
-def load_experiments() -> dict[str, Experiment]:
-    """Imports every module of the `experiments` package and returns the registry by id."""
+def _builtin_modules() -> list[Any]:
     import experiments
 
+    modules = []
     for info in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
-            importlib.import_module(f"experiments.{info.name}")
-    return dict(_REGISTRY)
+            modules.append(importlib.import_module(f"experiments.{info.name}"))
+    return modules
+
+
+def _project_modules(folder: Path) -> list[Any]:
+    """Imports every `*.py` in the project's experiments folder by path (not by package name)."""
+    modules = []
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        name = f"{PROJECT_MODULES}.{path.stem.replace('-', '_')}"
+        if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
+            modules.append(sys.modules[name])
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except ReportgenError:
+            del sys.modules[name]
+            raise
+        except Exception as exc:  # the student's code: say where, not a traceback
+            del sys.modules[name]
+            raise ReportgenError(
+                f"{path}: cannot be loaded: {type(exc).__name__}: {exc}",
+                "fix the file, or run with --debug for the traceback",
+                2,
+            ) from exc
+        modules.append(module)
+    return modules
+
+
+def load_experiments(config: Any = None) -> dict[str, Experiment]:
+    """The registry by id: built-in experiments, the project's own, and what the config adds.
+
+    With a config, titles set in `[experiments.ID] title = ...` replace ours and "tag:" needs
+    are expanded. The global registry is never changed by a config.
+    """
+    modules = _builtin_modules()
+    if config is not None:
+        folder = config.resolve(config.experiments_dir)
+        if folder.is_dir() and folder.resolve() != Path(modules[0].__file__).resolve().parent:
+            modules += _project_modules(folder)
+    registry = {exp_id: dataclasses.replace(exp) for exp_id, exp in _REGISTRY.items()}
+    if config is not None:
+        for module in modules:
+            hook = getattr(module, "from_config", None)
+            if hook is not None:
+                registry = hook(config, registry)
+        for exp_id, overrides in config.experiments.items():
+            title = overrides.get("title") if isinstance(overrides, dict) else None
+            if exp_id in registry and title is not None:
+                if not isinstance(title, str) or not title.strip():
+                    raise ReportgenError(f"{config.source}: [experiments.{exp_id}] title: expected text", exit_code=2)
+                registry[exp_id] = dataclasses.replace(registry[exp_id], title=title)
+    for exp in registry.values():
+        exp.needs = _expand_needs(exp, registry)
+    return registry
+
+
+def _expand_needs(exp: Experiment, registry: dict[str, Experiment]) -> tuple[str, ...]:
+    needs: list[str] = []
+    for need in exp.needs:
+        if need.startswith("tag:"):
+            tag = need.removeprefix("tag:")
+            needs += [e.id for e in sorted(registry.values(), key=lambda e: e.order) if tag in e.tags and e.id != exp.id]
+        else:
+            needs.append(need)
+    return tuple(dict.fromkeys(needs))
 
 
 def parse_tasks(spec: str) -> list[int]:
@@ -160,10 +314,34 @@ def select(registry: dict[str, Experiment], tasks: list[int]) -> list[Experiment
     chosen = {e.id for e in registry.values() if e.task in tasks}
     stack = list(chosen)
     while stack:
-        for dep in registry[stack.pop()].needs:
+        exp_id = stack.pop()
+        for dep in registry[exp_id].needs:
             if dep not in registry:
-                raise ReportgenError(f"experiment needs unknown experiment '{dep}'")
+                raise ReportgenError(f"experiment '{exp_id}' needs unknown experiment '{dep}'", exit_code=2)
             if dep not in chosen:
                 chosen.add(dep)
                 stack.append(dep)
-    return sorted((registry[i] for i in chosen), key=lambda e: e.order)
+    return _dependency_order([registry[i] for i in sorted(chosen, key=lambda i: registry[i].order)])
+
+
+def _dependency_order(experiments: list[Experiment]) -> list[Experiment]:
+    """Registration order, except that an experiment comes after everything it needs."""
+    by_id = {e.id: e for e in experiments}
+    ordered: list[Experiment] = []
+    state: dict[str, str] = {}
+
+    def visit(exp: Experiment) -> None:
+        if state.get(exp.id) == "done":
+            return
+        if state.get(exp.id) == "visiting":
+            raise ReportgenError(f"experiment '{exp.id}' needs itself through its dependencies", exit_code=2)
+        state[exp.id] = "visiting"
+        for dep in exp.needs:
+            if dep in by_id:
+                visit(by_id[dep])
+        state[exp.id] = "done"
+        ordered.append(exp)
+
+    for exp in experiments:
+        visit(exp)
+    return ordered

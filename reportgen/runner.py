@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import shutil
 import time
@@ -29,6 +31,38 @@ def _source_hash(paths: list[Path]) -> str:
     return sha.hexdigest()[:16]
 
 
+@functools.cache
+def module_sources(path: Path) -> tuple[Path, ...]:
+    """`path` and every module it imports from its own folder (transitively): the shared helpers
+    of the built-in experiments, or of a project's experiments folder."""
+    folder = path.parent
+    package = folder.name
+    seen: list[Path] = []
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        if current in seen or not current.is_file():
+            continue
+        seen.append(current)
+        try:
+            tree = ast.parse(current.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, OSError):
+            continue
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level:  # from . import x / from ._helpers import y
+                    names = [module] if module else [alias.name for alias in node.names]
+                elif module.split(".")[0] == package:
+                    names = [module.split(".", 1)[1]] if "." in module else [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".", 1)[1] for a in node.names if a.name.startswith(f"{package}.")]
+            for name in names:
+                stack.append(folder / f"{name.split('.')[0]}.py")
+    return tuple(sorted(seen))
+
+
 def engine_hash() -> str:
     """Hash of the engine modules that decide what an experiment computes."""
     root = Path(__file__).parent
@@ -50,26 +84,54 @@ class Planned:
     key: str
     entry: Entry | None
     previous: Entry | None = None
+    problem: str = ""  # why the stored entry for this key could not be used
 
     @property
     def state(self) -> str:
-        return "cached" if self.entry else ("stale" if self.previous else "missing")
+        return "cached" if self.entry else ("stale" if self.previous or self.problem else "missing")
 
     @property
     def reasons(self) -> list[str]:
-        return why_stale(self.previous.inputs, self.inputs) if self.previous and not self.entry else []
+        if self.entry:
+            return []
+        if self.problem:
+            return [self.problem]
+        return why_stale(self.previous.inputs, self.inputs) if self.previous else []
 
 
-def plan(experiments: list[Experiment], config: Config, dataset: DatasetInfo, cache: Cache) -> list[Planned]:
-    """Resolves parameters and cache keys in dependency order; reads no pixels and imports no torch."""
+def plan(
+    experiments: list[Experiment],
+    config: Config,
+    dataset: DatasetInfo,
+    cache: Cache,
+    registry: dict[str, Experiment] | None = None,
+) -> list[Planned]:
+    """Resolves and checks parameters and cache keys in dependency order; reads no pixels and
+    imports no torch. `registry` resolves linked parameters of experiments outside the selection."""
+    from reportgen.registry import load_experiments
+
+    registry = registry or load_experiments(config)
+    _check_overrides(config, registry)
     planned: dict[str, Planned] = {}
     engine = engine_hash()
+    source = config.source.name
+    resolved: dict[str, dict[str, Any]] = {}
+
+    def params_of(exp_id: str) -> dict[str, Any]:
+        if exp_id not in resolved:
+            if exp_id not in registry:
+                raise ReportgenError(f"a parameter refers to unknown experiment '{exp_id}'", exit_code=2)
+            exp = registry[exp_id]
+            resolved[exp_id] = exp.resolve(config.profile.value, config.experiments.get(exp_id), source=source,
+                                           lookup=lambda other, name: params_of(other)[name])  # fmt: skip
+        return resolved[exp_id]
+
     for exp in experiments:
-        params = exp.resolve(config.profile.value, config.experiments.get(exp.id))
+        params = params_of(exp.id)
         inputs = {
             "experiment": exp.id,
             "params": params,
-            "code": _source_hash([exp.source_file]),
+            "code": _source_hash(list(module_sources(exp.source_file))),
             "engine": engine,
             "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint},
             "versions": versions(),
@@ -77,19 +139,22 @@ def plan(experiments: list[Experiment], config: Config, dataset: DatasetInfo, ca
             "needs": {dep: planned[dep].key for dep in exp.needs},
         }
         key = digest(inputs)
-        planned[exp.id] = Planned(exp, params, inputs, key, cache.load(exp.id, key), cache.latest(exp.id))
-    unknown = set(config.experiments) - {e.id for e in experiments}
-    return list(planned.values()) if not unknown else _unknown_override(unknown, planned)
-
-
-def _unknown_override(unknown: set[str], planned: dict[str, Planned]) -> list[Planned]:
-    # Overrides for experiments outside the selected tasks are fine; a name no task has is a typo.
-    from reportgen.registry import load_experiments
-
-    typos = sorted(unknown - set(load_experiments()))
-    if typos:
-        raise ReportgenError(f"reportgen.toml: [experiments.{typos[0]}] names no experiment", "see 'reportgen list'", 2)
+        entry = cache.load(exp.id, key)
+        item = Planned(exp, params, inputs, key, entry, cache.latest(exp.id))
+        item.problem = cache.problems.get((exp.id, key), "")
+        planned[exp.id] = item
     return list(planned.values())
+
+
+def _check_overrides(config: Config, registry: dict[str, Experiment]) -> None:
+    """An override table that names no experiment is a typo: say so, with the closest ids."""
+    import difflib
+
+    for exp_id in config.experiments:
+        if exp_id not in registry:
+            close = difflib.get_close_matches(exp_id, list(registry), n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids"
+            raise ReportgenError(f"{config.source.name}: [experiments.{exp_id}] names no experiment", hint, 2)
 
 
 @dataclass
@@ -155,6 +220,13 @@ def run_planned(
     """Loads cached entries and runs the rest, storing each result atomically as soon as it is done."""
     entries: dict[str, Entry] = {}
     torch_ready = False
+    to_run = [item for item in planned if rerun or item.entry is None]
+    if to_run:
+        from reportgen.nn.runtime import prepare
+
+        prepare(config.threads)
+        torch_ready = True
+        preflight(to_run, dataset)
     for item in planned:
         if item.entry is not None and not rerun:
             cache.mark_latest(item.exp.id, item.key)
@@ -229,6 +301,27 @@ def _skipped_notice(skipped: list[str]) -> str:
         return ""
     names = ", ".join(Path(p).name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
     return f"{len(skipped)} unreadable image file(s) were skipped: {names}."
+
+
+LAYER_PARAMS = ("layers", "deeper_layers")
+
+
+def preflight(items: list[Planned], dataset: DatasetInfo) -> None:
+    """Builds every layer spec about to be trained on its input size, before any training starts,
+    so that a spec that does not fit fails in a second instead of after minutes of other work."""
+    from reportgen.data.sources import native_shape
+    from reportgen.nn.spec import build_model
+
+    channels, height, _ = native_shape(dataset)
+    for item in items:
+        size = item.params.get("image_size") or item.params.get("input_size") or height
+        for name in LAYER_PARAMS:
+            layers = item.params.get(name)
+            if isinstance(layers, list) and layers and isinstance(size, int):
+                try:
+                    build_model(layers, (channels, size, size), 10, item.params.get("activation", "relu"))
+                except ReportgenError as exc:
+                    raise ReportgenError(f"[experiments.{item.exp.id}] {name}: {exc.message}", exc.hint, 2) from None
 
 
 def resolve_config_dataset(config: Config) -> DatasetInfo:

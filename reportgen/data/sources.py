@@ -176,6 +176,17 @@ def resolve_dataset(
     raise ReportgenError(f"dataset '{name}' not found (looked in {looked})", how, exit_code=2)
 
 
+def native_shape(info: DatasetInfo) -> tuple[int, int, int]:
+    """(channels, height, width) of the dataset's images as loaded, without reading pixels."""
+    if info.name == "digits":
+        return (1, 16, 16)
+    if info.name in ("fashion-mnist", "mnist"):
+        return (1, 28, 28)
+    if info.name == "folder":
+        return (3, info.image_size, info.image_size)
+    return (3, 32, 32)  # CIFAR-10/100, SVHN
+
+
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:

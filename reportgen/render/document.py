@@ -6,15 +6,26 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from reportgen import __version__
 from reportgen.cache import Entry
 from reportgen.config import Config
+from reportgen.errors import ReportgenError
 from reportgen.registry import Experiment
-from reportgen.render.html import TEMPLATES, build_parts, copy_static, render_html, write_atomic
+from reportgen.render.html import (
+    build_parts,
+    copy_static,
+    remove_stale_assets,
+    render_html,
+    stylesheets,
+    write_atomic,
+)
 from reportgen.render.pdf import html_to_pdf
 
 DELIVERABLES = {"deck": "deck.html.j2", "report": "report.html.j2"}
+# Written into every output folder reportgen renders; `clean` deletes only folders that have it.
+MARKER = ".reportgen-output"
 
 
 @dataclass
@@ -24,13 +35,15 @@ class Written:
     reused: bool = False
 
 
-def _pdf(html_path: Path, html: str) -> Written:
-    """Renders the PDF unless the one on disk was made from the same HTML and CSS."""
+def _pdf(html_path: Path, html: str, css: dict[str, bytes], extra: list[Path]) -> Written:
+    """Renders the PDF unless the one on disk was made from the same HTML, CSS and images."""
     pdf_path = html_path.with_suffix(".pdf")
     stamp_path = html_path.with_name(f".{pdf_path.name}.source.json")
     sha = hashlib.sha256(html.encode())
-    for css in sorted((TEMPLATES / "css").glob("*.css")):
-        sha.update(css.read_bytes())
+    for name in sorted(css):
+        sha.update(css[name])
+    for path in extra:
+        sha.update(path.read_bytes())
     source = sha.hexdigest()
     try:
         stamp = json.loads(stamp_path.read_text())
@@ -43,6 +56,47 @@ def _pdf(html_path: Path, html: str) -> Written:
     return Written(pdf_path, pages)
 
 
+def _logo(config: Config, out: Path, written: set[Path]) -> str:
+    """Copies the configured logo into out/assets; returns its relative path ('' for none)."""
+    if config.logo is None:
+        return ""
+    source = config.resolve(config.logo)
+    if not source.is_file():
+        raise ReportgenError(f"{config.source}: logo '{config.logo}' does not exist", "point logo at an image file in the project", 2)
+    target = out / "assets" / f"logo{source.suffix.lower()}"
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        write_atomic(target, source.read_bytes())
+    written.add(target)
+    return f"assets/{target.name}"
+
+
+def arrange_deck(parts: list, show: list) -> list:
+    """The task parts for the deck as `show` lists them (tasks by number or name, experiments by
+    id, in that order); everything, in task order, when `show` is empty."""
+    if not show:
+        return parts
+    import copy
+
+    by_number = {p.number: p for p in parts}
+    by_slug = {p.slug: p for p in parts}
+    arranged: dict[int, Any] = {}
+    for entry in show:
+        key = str(entry).strip().lower()
+        part = by_number.get(int(key)) if key.isdigit() else by_slug.get(key)
+        if part is not None:
+            arranged.setdefault(part.number, copy.copy(part)).blocks = list(part.blocks)
+            continue
+        for p in parts:
+            block = next((b for b in p.blocks if b.id == entry), None)
+            if block is not None:
+                target = arranged.setdefault(p.number, copy.copy(p))
+                if target.blocks is p.blocks:
+                    target.blocks = []
+                if block not in target.blocks:
+                    target.blocks.append(block)
+    return list(arranged.values())
+
+
 def render_all(
     config: Config,
     experiments: list[Experiment],
@@ -52,40 +106,59 @@ def render_all(
     only: list[str] | None = None,
     formats: list[str] | None = None,
     stale: set[str] | None = None,
+    writeup: Any = None,
     on_step=None,
 ) -> list[Written]:
-    """Writes out/deck.html, out/report.html and their PDFs (as selected); returns what was written."""
+    """Writes out/deck.html, out/report.html and their PDFs (as selected); returns what was written.
+
+    `writeup` is the student's text (reportgen.writeup.Writeup) or None.
+    """
     only = only or list(DELIVERABLES)
     formats = formats or ["html", "pdf"]
     out.mkdir(parents=True, exist_ok=True)
-    parts = build_parts(experiments, entries, out, stale or set())
+    write_atomic(out / MARKER, "This folder is written by reportgen; 'reportgen clean' deletes what it wrote here.\n")
+    theme = config.resolve(config.theme) if config.theme else None
+    written: set[Path] = set()
+    parts = build_parts(experiments, entries, out, stale or set(), written)
+    images: list[Path] = []
+    if writeup is not None:
+        writeup.attach(parts)
+        images = writeup.copy_images(out, written)
     provs = [entry.provenance for entry in entries.values()]
     datasets = sorted({p.get("dataset", "") for p in provs if p.get("dataset")})
     notices = sorted({p.get(k, "") for p in provs for k in ("dataset_notice", "dataset_skipped") if p.get(k)})
     context = {
         "config": config,
         "parts": parts,
+        "writeup": writeup,
         "datasets": datasets,
         "notices": notices,
         "profiles": sorted({p.get("profile", "") for p in provs}),
         "version": __version__,
+        "logo": _logo(config, out, written),
+        "talk": config.deck.mode == "talk",
+        "deck_parts": arrange_deck(parts, config.deck.show),
         # The newest result's time, not the clock: the same results give the same HTML (and PDF).
         "computed": max((p.get("finished", "") for p in provs), default="")[:16].replace("T", " "),
     }
-    copy_static(out)
-    written = []
+    copy_static(out, theme, written)
+    css = stylesheets(theme)
+    results = []
     for name in only:
         html_path = out / f"{name}.html"
         if on_step:
             on_step(f"{name}.html")
-        html = render_html(DELIVERABLES[name], {**context, "standalone": True})
+        html = render_html(DELIVERABLES[name], {**context, "standalone": True}, theme)
         # The HTML is written even for --format pdf: the PDF is rendered from it.
         if not html_path.exists() or html_path.read_text(encoding="utf-8") != html:
             write_atomic(html_path, html)
         if "html" in formats:
-            written.append(Written(html_path))
+            results.append(Written(html_path))
         if "pdf" in formats:
             if on_step:
                 on_step(f"{name}.pdf")
-            written.append(_pdf(html_path, html))
-    return written
+            results.append(_pdf(html_path, html, css, images))
+    if set(only) == set(DELIVERABLES):
+        # Both deliverables now point at this render's assets only: older figures can go.
+        remove_stale_assets(out, written)
+    return results

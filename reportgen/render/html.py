@@ -14,11 +14,22 @@ import jinja2
 from reportgen import provenance
 from reportgen.cache import Entry
 from reportgen.registry import TASKS, Experiment
-from reportgen.render.plots import figure_svg
-from reportgen.results import ImageGrid, Metric, Result, Table, Text
+from reportgen.render.plots import draw
+from reportgen.results import Metric, Result, Table, Text
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 DENSE_ROWS = 9  # a table with more rows than this gets the compact style on a slide
+TALK_METRICS = 4  # key numbers beside a talk slide's figure
+FIGURE_KINDS = {"curves", "scatter", "image_grid", "heatmap", "bars", "matrix"}
+
+
+def package_templates() -> Path:
+    """The templates shipped with reportgen: inside the package when installed from a wheel,
+    the repository's top-level templates/ folder in a source checkout."""
+    inside = Path(__file__).resolve().parents[1] / "templates"
+    return inside if inside.is_dir() else Path(__file__).resolve().parents[2] / "templates"
+
+
+TEMPLATES = package_templates()
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
@@ -38,12 +49,16 @@ class Item:
 
     result: Result
     figure: str | None = None  # path relative to the output folder
-    images: list[str] = field(default_factory=list)
     number: str = ""  # "Figure 1.2" / "Table 1.3"
 
     @property
     def kind(self) -> str:
         return self.result.kind
+
+    @property
+    def shown(self) -> bool:
+        """Whether it is a figure or table (metrics and prose are shown around them)."""
+        return self.kind not in ("metric", "text")
 
 
 @dataclass
@@ -53,6 +68,7 @@ class Slide:
     metrics: list[Metric]
     lead: str
     footer: str
+    prose: str = ""  # the student's own words (HTML), beside or under the figure
 
 
 @dataclass
@@ -68,9 +84,11 @@ class Block:
     footer: str
     params: dict[str, Any] = field(default_factory=dict)
     stale: bool = False
+    in_talk: bool = True
+    writeup: Any = None  # the student's Markdown for this experiment (writeup.Place), if any
 
     def slides(self) -> list[Slide]:
-        """One idea per slide: each table or figure with the key numbers that came just before it."""
+        """The full deck: one slide per table or figure with the key numbers that came just before it."""
         slides, pending, lead = [], [], self.summary
         for item in self.items:
             if isinstance(item.result, Metric):
@@ -84,6 +102,17 @@ class Block:
             slides.insert(0, Slide(self.title, None, pending, lead, self.footer))
         return slides
 
+    def talk_slide(self) -> Slide:
+        """The talk deck's one slide: the key figure (or first figure/table), key numbers, the lead."""
+        shown = [i for i in self.items if i.shown]
+        key = next((i for i in shown if i.result.key), None)
+        if key is None:  # a figure says more than a table on a slide
+            key = next((i for i in shown if i.kind in FIGURE_KINDS), shown[0] if shown else None)
+        metrics = [i.result for i in self.items if isinstance(i.result, Metric) and i.result.key]
+        if not metrics:
+            metrics = self.metrics[:TALK_METRICS]
+        return Slide(self.title, key, metrics[:TALK_METRICS], self.summary, self.footer)
+
 
 @dataclass
 class TaskPart:
@@ -91,20 +120,24 @@ class TaskPart:
     slug: str
     title: str
     blocks: list[Block]
+    writeup: Any = None  # the student's Markdown for this task, if any
 
-
-def _copy_asset(source: Path, out: Path, exp_id: str) -> str:
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]
-    rel = Path("assets") / exp_id / f"{source.stem}-{digest}{source.suffix}"
-    if not (out / rel).exists():
-        write_atomic(out / rel, source.read_bytes())
-    return rel.as_posix()
+    @property
+    def talk_blocks(self) -> list[Block]:
+        return [b for b in self.blocks if b.in_talk]
 
 
 def build_parts(
-    experiments: list[Experiment], entries: dict[str, Entry], out: Path, stale: set[str] = frozenset()
+    experiments: list[Experiment],
+    entries: dict[str, Entry],
+    out: Path,
+    stale: set[str] = frozenset(),
+    written: set[Path] | None = None,
 ) -> list[TaskPart]:
-    """Groups entries by task, writes their figures under out/assets and numbers figures and tables."""
+    """Groups entries by task, draws their figures under out/assets and numbers figures and tables.
+
+    Every asset path written is added to `written`, so that older ones can be removed after.
+    """
     parts: dict[int, TaskPart] = {}
     counters: dict[tuple[int, str], int] = {}
     for exp in experiments:
@@ -115,15 +148,17 @@ def build_parts(
         items = []
         for result in entry.section.items:
             item = Item(result)
-            svg = figure_svg(result)
-            if svg is not None:
-                rel = Path("assets") / exp.id / f"{len(items):02d}-{hashlib.sha256(svg.encode()).hexdigest()[:10]}.svg"
-                write_atomic(out / rel, svg)
+            drawn = draw(result, entry.files)
+            if drawn is not None:
+                digest = hashlib.sha256(drawn.data).hexdigest()[:10]
+                rel = Path("assets") / exp.id / f"{len(items):02d}-{digest}{drawn.suffix}"
+                if not (out / rel).exists():
+                    write_atomic(out / rel, drawn.data)
+                if written is not None:
+                    written.add(out / rel)
                 item.figure = rel.as_posix()
-            if isinstance(result, ImageGrid):
-                item.images = [_copy_asset(entry.files / name, out, exp.id) for name in result.images]
             label = "Table" if isinstance(result, Table) else "Figure"
-            if not isinstance(result, (Metric, Text)):
+            if item.shown:
                 counters[exp.task, label] = counters.get((exp.task, label), 0) + 1
                 item.number = f"{label} {exp.task}.{counters[exp.task, label]}"
             items.append(item)
@@ -131,7 +166,7 @@ def build_parts(
         part.blocks.append(
             Block(
                 id=exp.id,
-                title=entry.section.title or exp.title,
+                title=exp.title or entry.section.title,
                 summary=entry.section.summary,
                 items=items,
                 metrics=[i.result for i in items if isinstance(i.result, Metric)],
@@ -139,14 +174,17 @@ def build_parts(
                 footer=provenance.footer(prov),
                 params=entry.inputs.get("params", {}),
                 stale=exp.id in stale,
+                in_talk=exp.in_talk,
             )
         )
     return [parts[n] for n in sorted(parts)]
 
 
-def environment() -> jinja2.Environment:
+def environment(theme: Path | None = None) -> jinja2.Environment:
+    """Templates from the project's theme folder first (override by name), then the package's."""
+    loaders = [jinja2.FileSystemLoader(theme)] if theme and theme.is_dir() else []
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.ChoiceLoader([*loaders, jinja2.FileSystemLoader(TEMPLATES)]),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -157,11 +195,40 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_html(template: str, context: dict[str, Any]) -> str:
-    return environment().get_template(template).render(**context)
+def render_html(template: str, context: dict[str, Any], theme: Path | None = None) -> str:
+    return environment(theme).get_template(template).render(**context)
 
 
-def copy_static(out: Path) -> None:
+def stylesheets(theme: Path | None = None) -> dict[str, bytes]:
+    """The package's CSS files, each replaced by the theme's file of the same name, plus the
+    theme's own extra CSS files."""
+    sheets = {css.name: css.read_bytes() for css in sorted((TEMPLATES / "css").glob("*.css"))}
+    if theme and (theme / "css").is_dir():
+        sheets.update({css.name: css.read_bytes() for css in sorted((theme / "css").glob("*.css"))})
+    return sheets
+
+
+def copy_static(out: Path, theme: Path | None = None, written: set[Path] | None = None) -> None:
     """Stylesheets next to the HTML so the files open on their own in a browser."""
-    for css in (TEMPLATES / "css").glob("*.css"):
-        write_atomic(out / "assets" / css.name, css.read_bytes())
+    for name, data in stylesheets(theme).items():
+        path = out / "assets" / name
+        if not path.exists() or path.read_bytes() != data:
+            write_atomic(path, data)
+        if written is not None:
+            written.add(path)
+
+
+def remove_stale_assets(out: Path, keep: set[Path]) -> int:
+    """Deletes files under out/assets that this render did not write (earlier builds' figures)."""
+    removed = 0
+    assets = out / "assets"
+    if not assets.is_dir():
+        return 0
+    keep = {p.resolve() for p in keep}
+    for path in sorted(assets.rglob("*"), reverse=True):
+        if path.is_file() and path.resolve() not in keep:
+            path.unlink()
+            removed += 1
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return removed

@@ -1,0 +1,108 @@
+"""Range checks for experiment parameters, run when planning: a bad value fails in a second,
+naming the experiment and the key, not after minutes of training.
+
+Common parameter names have rules here; an experiment adds its own with `checks=`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reportgen.nn.layers import check_layers
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
+SCHEDULES = ("constant", "step", "onecycle", "plateau")
+ACTIVATIONS = ("relu", "elu", "leaky_relu", "gelu", "tanh", "sigmoid")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A predicate over one value and the words that say what it must be."""
+
+    ok: Callable[[Any], bool]
+    must_be: str
+
+
+def at_least(low: float) -> Rule:
+    return Rule(lambda v: v >= low, f"at least {low:g}")
+
+
+def positive() -> Rule:
+    return Rule(lambda v: v > 0, "greater than 0")
+
+
+def fraction() -> Rule:
+    return Rule(lambda v: 0 <= v < 1, "from 0 up to (not including) 1")
+
+
+def one_of(choices: tuple[str, ...]) -> Rule:
+    return Rule(lambda v: v in choices, f"one of {', '.join(choices)}")
+
+
+def each(rule: Rule) -> Rule:
+    return Rule(lambda values: bool(values) and all(rule.ok(v) for v in values), f"a non-empty list, each {rule.must_be}")
+
+
+def _layers_problem(value: Any) -> str:
+    return check_layers(value) if isinstance(value, list) else "expected a list of layer strings"
+
+
+LAYERS = Rule(lambda v: not _layers_problem(v), "a valid list of layers")
+
+RULES: dict[str, Rule] = {
+    "epochs": at_least(1),
+    "batch_size": at_least(2),
+    "eval_batch_size": at_least(1),
+    "batch_sizes": each(at_least(2)),
+    "lr": positive(),
+    "l2": at_least(0),
+    "weight_decay": at_least(0),
+    "momentum": fraction(),
+    "label_smoothing": fraction(),
+    "dropout": fraction(),
+    "patience": at_least(0),
+    "clip_grad": at_least(0),
+    "seeds": at_least(1),
+    "train_size": at_least(1),
+    "val_size": at_least(1),
+    "test_size": at_least(1),
+    "train_eval_size": at_least(0),
+    "image_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
+    "input_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
+    "optimizer": one_of(OPTIMIZERS),
+    "optimizers": each(Rule(lambda v: v.split("-")[0] in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)} (sgd-nesterov too)")),
+    "schedule": one_of(SCHEDULES),
+    "activation": one_of(ACTIVATIONS),
+    "activations": each(one_of(ACTIVATIONS)),
+    "aug_translate": at_least(0),
+    "aug_rotate": at_least(0),
+    "aug_scale": fraction(),
+    "aug_noise": at_least(0),
+    "iterations": at_least(1),
+    "steps": at_least(1),
+    "octaves": at_least(1),
+    "perplexity": positive(),
+    "layers": LAYERS,
+    "deeper_layers": LAYERS,
+}
+
+
+def check_all(params: dict[str, Any], extra: dict[str, Rule] | None = None) -> str:
+    """The first problem with `params` as 'key: must be ..., got ...', or '' when all is well."""
+    rules = {**RULES, **(extra or {})}
+    for name, value in params.items():
+        rule = rules.get(name)
+        if rule is None or value is None:
+            continue
+        try:
+            ok = rule.ok(value)
+        except (TypeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            detail = _layers_problem(value) if rule is LAYERS else ""
+            return f"{name}: must be {rule.must_be}, got {value!r}" + (f" ({detail})" if detail else "")
+    return ""
+
+
