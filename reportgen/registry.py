@@ -225,7 +225,20 @@ def _builtin_modules() -> list[Any]:
 
 
 def _project_modules(folder: Path) -> list[Any]:
-    """Imports every `*.py` in the project's experiments folder by path (not by package name)."""
+    """Imports every `*.py` in the project's experiments folder by path (not by package name).
+
+    The folder becomes the package `reportgen_project`, so its modules share helpers with
+    relative imports (`from ._helpers import x`) and never shadow our `experiments` package.
+    """
+    import types
+
+    package = sys.modules.get(PROJECT_MODULES)
+    if package is None or list(getattr(package, "__path__", [])) != [str(folder)]:
+        for name in [n for n in sys.modules if n.startswith(f"{PROJECT_MODULES}.")]:
+            del sys.modules[name]
+        package = types.ModuleType(PROJECT_MODULES)
+        package.__path__ = [str(folder)]  # type: ignore[attr-defined]
+        sys.modules[PROJECT_MODULES] = package
     modules = []
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_"):

@@ -35,8 +35,10 @@ def _source_hash(paths: list[Path]) -> str:
 def module_sources(path: Path) -> tuple[Path, ...]:
     """`path` and every module it imports from its own folder (transitively): the shared helpers
     of the built-in experiments, or of a project's experiments folder."""
+    from reportgen.registry import PROJECT_MODULES
+
     folder = path.parent
-    package = folder.name
+    packages = {folder.name, PROJECT_MODULES}
     seen: list[Path] = []
     stack = [path]
     while stack:
@@ -54,10 +56,10 @@ def module_sources(path: Path) -> tuple[Path, ...]:
                 module = node.module or ""
                 if node.level:  # from . import x / from ._helpers import y
                     names = [module] if module else [alias.name for alias in node.names]
-                elif module.split(".")[0] == package:
+                elif module.split(".")[0] in packages:
                     names = [module.split(".", 1)[1]] if "." in module else [alias.name for alias in node.names]
             elif isinstance(node, ast.Import):
-                names = [a.name.split(".", 1)[1] for a in node.names if a.name.startswith(f"{package}.")]
+                names = [a.name.split(".", 1)[1] for a in node.names if a.name.split(".")[0] in packages and "." in a.name]
             for name in names:
                 stack.append(folder / f"{name.split('.')[0]}.py")
     return tuple(sorted(seen))

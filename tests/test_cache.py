@@ -36,7 +36,9 @@ def test_store_and_load_round_trip(tmp_path):
     assert loaded.section == sample_section()
     assert (loaded.files / "a.png").read_bytes() == b"png"
     assert cache.latest("exp").key == "k1" == entry.key
-    assert not any((tmp_path / ".tmp").iterdir())
+    assert not [p for p in (tmp_path / ".tmp").rglob("*") if p.is_file()]
+    cache.discard_scratch()
+    assert not (tmp_path / ".tmp").exists()
 
 
 def test_half_written_entry_is_not_a_hit(tmp_path):

@@ -41,7 +41,7 @@ def test_cli_reports_bad_config_in_one_line(project: Path):
 def test_override_types_are_checked():
     exp = load_experiments()["arch-baseline"]
     assert exp.resolve("quick", {"lr": 1})["lr"] == 1.0  # an int where a float is expected is fine
-    with pytest.raises(ReportgenError, match="expected int"):
+    with pytest.raises(ReportgenError, match="epochs: expected a whole number"):
         exp.resolve("quick", {"epochs": "two"})
 
 

@@ -11,7 +11,7 @@ from reportgen.registry import load_experiments
 ARCHITECTURES = {
     exp_id: exp.params["layers"]
     for exp_id, exp in load_experiments().items()
-    if "layers" in exp.params
+    if isinstance(exp.params.get("layers"), list)
 }
 
 
