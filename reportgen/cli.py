@@ -112,10 +112,28 @@ def _selection(config: Config, task: str):
 
     tasks = parse_tasks(task)
     registry = load_experiments(config)
+    _check_deck_show(config, registry)
     selected = select(registry, tasks)
     if not selected:
         raise ReportgenError(f"task {task} has no experiments", "see 'reportgen list'", 2)
     return tasks, registry, selected
+
+
+def _check_deck_show(config: Config, registry) -> None:
+    """Every entry of [deck] show names a task (number or name) or an experiment id."""
+    import difflib
+
+    from reportgen.registry import TASKS
+
+    names = {str(n) for n in TASKS} | {slug for slug, _ in TASKS.values()} | set(registry)
+    for entry in config.deck.show:
+        if str(entry).strip().lower() not in names:
+            close = difflib.get_close_matches(str(entry), sorted(names), n=3)
+            raise ReportgenError(
+                f"{config.source.name}: [deck] show: '{entry}' is neither a task nor an experiment",
+                f"did you mean {', '.join(close)}?" if close else "use task numbers, task names or ids from 'reportgen list'",
+                2,
+            )
 
 
 def _load_writeup(config: Config, registry, entries, stale: set[str]):
@@ -134,8 +152,10 @@ def _load_writeup(config: Config, registry, entries, stale: set[str]):
     return writeup
 
 
-def _render(config: Config, registry, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None) -> None:
+def _render(config: Config, registry, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None,
+            cache_dir: Path = Path(".reportgen/cache")) -> None:
     from reportgen.render.document import DELIVERABLES, render_all
+    from reportgen.verify import load_state
 
     only_list = _split(only, tuple(DELIVERABLES), "deliverable")
     formats = _split(fmt, ("html", "pdf"), "format")
@@ -144,7 +164,7 @@ def _render(config: Config, registry, experiments, entries, out: Path, only: str
     err.print("[bold]Rendering[/]")
     written = render_all(
         config, experiments, entries, out, only=only_list, formats=formats, stale=stale, writeup=writeup,
-        on_step=lambda name: say(f"  … {name}", "cyan"),
+        verification=load_state(cache_dir.parent), on_step=lambda name: say(f"  … {name}", "cyan"),
     )  # fmt: skip
     for w in written:
         pages = f" ({w.pages} pages{', unchanged' if w.reused else ''})" if w.pages else ""
@@ -181,7 +201,7 @@ def build(
     started = time.perf_counter()
     tasks, registry, selected = _selection(cfg, task)
     entries = _run(cfg, registry, selected, Cache(cache_dir), rerun)
-    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format)
+    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, cache_dir=cache_dir)
     err.print(f"[bold green]done[/] in {time.perf_counter() - started:.1f} s")
 
 
@@ -276,7 +296,7 @@ def render(
         )
     for exp_id in missing:
         say(f"  ! {exp_id}: no stored result; left out (--partial)", "yellow")
-    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, stale)
+    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, stale, cache_dir=cache_dir)
 
 
 @app.command("list")
@@ -396,6 +416,81 @@ def data(
     out_console.print(f"{info.display}\n  location: {info.location}\n  fingerprint: {info.fingerprint}", highlight=False, markup=False)
     if info.notice:
         say(f"notice: {info.notice}", "yellow")
+
+
+@app.command()
+@_guard
+def verify(
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="An experiment id to verify; repeat for several.")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Verify the experiments of these tasks.")] = None,
+    sample: Annotated[Optional[int], typer.Option(help="Verify N experiments drawn at random from the selection.")] = None,
+    tolerance: Annotated[float, typer.Option(help="Relative tolerance (0.02 = 2 %) used only when the machine, threads or versions differ from the recorded ones.")] = 0.02,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = Path("reportgen.toml"),
+    cache_dir: CacheOpt = Path(".reportgen/cache"),
+) -> None:
+    """Re-run stored experiments from their recorded inputs and compare every number (the cache and output are not touched).
+
+    Exits 0 when every compared value is identical (or within --tolerance on a different machine), 1 otherwise.
+    """
+    import random
+
+    from reportgen.registry import parse_tasks
+    from reportgen.runner import plan, resolve_config_dataset
+    from reportgen import verify as verifying
+
+    cfg = load_config(config, profile=profile)
+    tasks, registry, _ = _selection(cfg, task or "all")
+    cache = Cache(cache_dir)
+    dataset = resolve_config_dataset(cfg)
+    ids = list(experiment or [])
+    for exp_id in ids:
+        if exp_id not in registry:
+            raise ReportgenError(f"unknown experiment '{exp_id}'", "see 'reportgen list' for the ids", 2)
+    pool = ids or [e.id for e in registry.values() if e.task in (parse_tasks(task) if task else tasks)]
+    planned = {p.exp.id: p for p in plan(list(registry.values()), cfg, dataset, cache, registry)}
+    stored = [exp_id for exp_id in pool if planned[exp_id].entry is not None]
+    if not stored:
+        raise ReportgenError("no stored, current result to verify", "run 'reportgen build' first")
+    skipped = [exp_id for exp_id in pool if exp_id not in stored]
+    if sample is not None:
+        if sample < 1:
+            raise ReportgenError("--sample must be at least 1", exit_code=2)
+        stored = sorted(random.sample(stored, min(sample, len(stored))), key=lambda i: planned[i].exp.order)
+    for exp_id in skipped:
+        say(f"  ! {exp_id}: {planned[exp_id].state}; skipped (only current stored results can be verified)", "yellow")
+    entries = {i: p.entry for i, p in planned.items() if p.entry is not None}
+    estimate = sum(planned[i].entry.provenance.get("wall_s", 0) for i in stored)
+    say(f"Verifying {len(stored)} experiment{'s' if len(stored) != 1 else ''} (about {estimate:.0f} s as first computed): {', '.join(stored)}", "bold")
+    from reportgen.nn.runtime import prepare
+
+    prepare(cfg.threads)
+    work = verifying.scratch_area(cache.root)
+    outcomes, notes = [], []
+    try:
+        for exp_id in stored:
+            item = planned[exp_id]
+            started = time.perf_counter()
+            fresh = verifying.rerun(item, cfg, dataset, entries, work)
+            differs = verifying.same_machine(item.entry.provenance, fresh.provenance)
+            notes += [n for n in differs if n not in notes]
+            allowed = tolerance if differs else 0.0
+            compared, differences, within = verifying.compare_sections(item.entry.section, fresh.section, allowed)
+            outcome = verifying.Outcome(exp_id, compared, differences, within, time.perf_counter() - started)
+            outcomes.append(outcome)
+            color = {"identical": "green", "within tolerance": "yellow", "different": "red"}[outcome.verdict]
+            err.print(f"  [{color}]{outcome.verdict}[/] {escape(exp_id)}: {compared} values compared in {outcome.seconds:.1f} s", highlight=False)
+            for line in (differences + within)[:10]:
+                say(f"      {line}", "dim")
+    finally:
+        verifying.discard(work)
+    if notes:
+        say(f"this machine differs from the one that computed the results ({'; '.join(notes)}): numbers compared within ±{tolerance:.0%}", "yellow")
+    state = verifying.record(cache.root.parent, outcomes, notes, tolerance)
+    if state["outcome"] != "passed":
+        bad = [o.exp_id for o in outcomes if o.verdict == "different"]
+        raise ReportgenError(f"verification failed: {', '.join(bad)} gave different numbers", "see the differences above")
+    say(f"verified: {len(outcomes)} experiment{'s' if len(outcomes) != 1 else ''}, {sum(o.compared for o in outcomes)} values", "bold green")
 
 
 @app.command()

@@ -274,7 +274,10 @@ def run_one(
         progress=progress or Progress(),
         needs={dep: done[dep] for dep in item.exp.needs},
     )
+    from reportgen.nn import runtime
+
     torch.manual_seed(config.seed)
+    runtime.USED.clear()
     started = time.perf_counter()
     try:
         section = item.exp.fn(ctx)
@@ -294,6 +297,7 @@ def run_one(
         dataset_skipped=_skipped_notice(ctx.skipped),
         profile=config.profile.value,
         threads=torch.get_num_threads(),
+        layouts=dict(runtime.USED),
     )
     return cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
 

@@ -37,6 +37,14 @@ def invoke(*args: str) -> Invocation:
     return Invocation(result.exit_code, result.output, time.perf_counter() - started)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reportgen_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Per-machine state (layout decisions) in a session folder, not the user's ~/.cache."""
+    home = tmp_path_factory.mktemp("reportgen-home")
+    os.environ["REPORTGEN_HOME"] = str(home)
+    return home
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project folder with a digits config, as the working directory."""
@@ -61,7 +69,7 @@ def invoke_in(root: Path, *commands: list[str]) -> list[Invocation]:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """`reportgen build --task 1` run twice in one folder: the cold and the warm invocation."""
+    """`reportgen build --task 1,2` run twice in one folder: the cold and the warm invocation."""
     root = tmp_path_factory.mktemp("built")
-    cold, warm = invoke_in(root, ["build", "--task", "1"], ["build", "--task", "1"])
+    cold, warm = invoke_in(root, ["build", "--task", "1,2"], ["build", "--task", "1,2"])
     return {"root": root, "cold": cold, "warm": warm}

@@ -131,14 +131,14 @@ def test_serve_injects_reload_and_reports_changes(built):
 def test_interrupt_during_training_keeps_cache_and_output(built, tmp_path, monkeypatch):
     import shutil
 
-    from reportgen.registry import load_experiments
+    from reportgen import registry
 
     shutil.copytree(built["root"] / ".reportgen", tmp_path / ".reportgen")
     shutil.copytree(built["root"] / "output", tmp_path / "output")
     (tmp_path / "reportgen.toml").write_text(CONFIG + "\n[experiments.arch-wider]\nepochs = 2\n")
     monkeypatch.chdir(tmp_path)
     before = {p: p.read_bytes() for p in Path(".").rglob("*") if p.is_file()}
-    exp = load_experiments()["arch-wider"]
+    exp = registry._REGISTRY["arch-wider"]  # builds copy the registry, so patch its source
 
     def interrupted(ctx):
         (ctx.files / "partial.pt").write_bytes(b"half")

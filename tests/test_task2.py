@@ -11,16 +11,14 @@ from pypdf import PdfReader
 from reportgen.cache import Cache
 from reportgen.registry import load_experiments
 from reportgen.results import Curves, Metric, Table
-from tests.conftest import invoke_in
+
 
 TASK2 = sorted(e.id for e in load_experiments().values() if e.task == 2)
 
 
 @pytest.fixture(scope="module")
-def task2(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("task2")
-    invoke_in(root, ["build", "--task", "2"])
-    return root
+def task2(built) -> Path:
+    return built["root"]
 
 
 def entry(root: Path, exp_id: str):
@@ -86,3 +84,12 @@ def test_deck_and_report_show_every_ablation(task2):
     for exp in (e for e in load_experiments().values() if e.task == 2):
         assert exp.title.split(" (")[0] in deck and exp.title.split(" (")[0] in report
     assert "Training ablations" in deck
+
+
+def test_talk_deck_for_tasks_1_and_2_fits_fifteen_slides(task2):
+    reader = PdfReader(task2 / "output" / "deck.pdf")
+    html = (task2 / "output" / "deck.html").read_text()
+    assert len(reader.pages) == html.count('<section class="slide') <= 15
+    text = " ".join(p.extract_text() for p in reader.pages)
+    assert "± one standard deviation" not in text  # one seed on the quick profile: no spread claimed
+    assert "epoch(s)" not in text and "measured faster" not in text

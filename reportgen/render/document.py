@@ -107,6 +107,7 @@ def render_all(
     formats: list[str] | None = None,
     stale: set[str] | None = None,
     writeup: Any = None,
+    verification: dict[str, Any] | None = None,
     on_step=None,
 ) -> list[Written]:
     """Writes out/deck.html, out/report.html and their PDFs (as selected); returns what was written.
@@ -137,6 +138,7 @@ def render_all(
         "version": __version__,
         "logo": _logo(config, out, written),
         "talk": config.deck.mode == "talk",
+        "verification": verification,
         "deck_parts": arrange_deck(parts, config.deck.show),
         # The newest result's time, not the clock: the same results give the same HTML (and PDF).
         "computed": max((p.get("finished", "") for p in provs), default="")[:16].replace("T", " "),

@@ -15,6 +15,8 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> int:
     # WeasyPrint warns about every CSS property it does not know (browser-only rules); keep quiet.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    document = weasyprint.HTML(filename=str(html_path), base_url=str(html_path.parent)).render()
+    # Local files only: nothing named in a theme or a write-up is fetched from the network.
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"file", "data"})
+    document = weasyprint.HTML(filename=str(html_path), base_url=str(html_path.parent), url_fetcher=fetcher).render()
     write_atomic(pdf_path, document.write_pdf())
     return len(document.pages)

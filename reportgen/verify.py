@@ -1,0 +1,183 @@
+"""`reportgen verify`: re-run stored experiments from their recorded inputs and compare the numbers.
+
+A re-run goes into a scratch cache that is deleted afterwards; the project's cache and output
+are never touched. Every metric, table cell (the numbers in it), curve point and plotted value
+is compared with the stored result: identical, within a tolerance (allowed only when the
+hardware, thread count or library versions differ from those recorded), or different.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportgen.cache import Cache, Entry, write_json_atomic
+from reportgen.results import Bars, Curves, Heatmap, Metric, Scatter, Section, Table
+
+NUMBER = re.compile(r"[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+STATE_FILE = "verify.json"  # beside the cache folder: .reportgen/verify.json
+
+
+@dataclass
+class Outcome:
+    """The verdict for one experiment."""
+
+    exp_id: str
+    compared: int = 0
+    differences: list[str] = field(default_factory=list)
+    within: list[str] = field(default_factory=list)  # differences inside the tolerance
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> str:
+        if self.differences:
+            return "different"
+        return "within tolerance" if self.within else "identical"
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(m.replace(",", "").replace("−", "-")) for m in NUMBER.findall(text)]
+
+
+def comparable(section: Section) -> dict[str, float | str]:
+    """Every number a reader sees in a section, by a name that says where it is."""
+    values: dict[str, float | str] = {}
+    for index, item in enumerate(section.items):
+        where = f"{item.kind} '{item.title}'" if item.title else f"{item.kind} #{index + 1}"
+        if isinstance(item, Metric):
+            values[f"metric '{item.title}'"] = item.value
+        elif isinstance(item, Table):
+            for r, row in enumerate(item.rows):
+                for c, cell in enumerate(row):
+                    column = item.columns[c] if c < len(item.columns) else str(c)
+                    numbers = _numbers(cell)
+                    name = f"{where}, row '{row[0]}', {column}"
+                    if not numbers:
+                        values[name] = cell
+                    for k, number in enumerate(numbers):
+                        values[name + (f" [{k + 1}]" if len(numbers) > 1 else "")] = number
+        elif isinstance(item, Curves):
+            for series, points in item.series.items():
+                for x, y in zip(item.x, points):
+                    values[f"{where}, {series} at {item.xlabel} {x:g}"] = y
+        elif isinstance(item, Scatter):
+            for k, point in enumerate(item.points):
+                label = point.get("label") or f"point {k + 1}"
+                values[f"{where}, {label} x"] = point["x"]
+                values[f"{where}, {label} y"] = point["y"]
+        elif isinstance(item, Heatmap):
+            for r, row in enumerate(item.values):
+                for c, v in enumerate(row):
+                    values[f"{where}, cell ({r + 1},{c + 1})"] = v
+        elif isinstance(item, Bars):
+            for label, v in zip(item.labels, item.values):
+                values[f"{where}, {label}"] = v
+    return values
+
+
+# Numbers that measure the machine, not the model: they are reported, never compared.
+TIMING_WORDS = ("time", "s / epoch", "s/epoch", "seconds", "ms / image", "ms/image", "wall")
+
+
+def _is_timing(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in TIMING_WORDS)
+
+
+def compare_sections(stored: Section, rerun: Section, tolerance: float) -> tuple[int, list[str], list[str]]:
+    """(values compared, differences beyond the tolerance, differences within it).
+
+    `tolerance` is relative (0.02 = 2 %); 0 demands identical numbers.
+    """
+    old, new = comparable(stored), comparable(rerun)
+    differences, within, compared = [], [], 0
+    for name in sorted(set(old) | set(new)):
+        if _is_timing(name):
+            continue
+        if name not in old or name not in new:
+            differences.append(f"{name}: {'only in the re-run' if name not in old else 'missing from the re-run'}")
+            continue
+        compared += 1
+        a, b = old[name], new[name]
+        if a == b:
+            continue
+        if isinstance(a, float | int) and isinstance(b, float | int):
+            scale = max(abs(a), abs(b), 1e-12)
+            if tolerance and math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance * 1e-3 * scale):
+                within.append(f"{name}: {a:g} -> {b:g}")
+                continue
+            differences.append(f"{name}: stored {a:g}, re-run {b:g}")
+        else:
+            differences.append(f"{name}: stored {a!r}, re-run {b!r}")
+    return compared, differences, within
+
+
+def same_machine(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """What differs between the recorded run's machine and this one (empty when nothing does)."""
+    notes = []
+    hw_old, hw_new = recorded.get("hardware", {}), current.get("hardware", {})
+    for key in ("cpu", "device", "gpu"):
+        if hw_old.get(key) != hw_new.get(key):
+            notes.append(f"{key}: {hw_old.get(key) or '—'} -> {hw_new.get(key) or '—'}")
+    if recorded.get("threads") != current.get("threads"):
+        notes.append(f"threads: {recorded.get('threads')} -> {current.get('threads')}")
+    v_old, v_new = recorded.get("versions", {}), current.get("versions", {})
+    for key in ("torch", "numpy", "scikit-learn"):
+        if v_old.get(key) != v_new.get(key):
+            notes.append(f"{key}: {v_old.get(key)} -> {v_new.get(key)}")
+    return notes
+
+
+def rerun(item: Any, config: Any, dataset: Any, entries: dict[str, Entry], work: Path) -> Entry:
+    """Runs one planned experiment again into a scratch cache under `work`, with the layouts recorded."""
+    from reportgen.nn import runtime
+    from reportgen.runner import run_one
+
+    runtime.FORCED.clear()
+    runtime.FORCED.update(item.entry.provenance.get("layouts", {}))
+    try:
+        return run_one(item, config, dataset, Cache(work), entries, None)
+    finally:
+        runtime.FORCED.clear()
+
+
+def record(state_dir: Path, outcomes: list[Outcome], notes: list[str], tolerance: float) -> dict[str, Any]:
+    """Writes the latest verification's date and outcome for the report's appendix."""
+    state = {
+        "date": dt.datetime.now().isoformat(timespec="minutes"),
+        "outcome": "passed" if all(o.verdict != "different" for o in outcomes) else "failed",
+        "tolerance": tolerance,
+        "machine_differs": notes,
+        "experiments": {o.exp_id: {"verdict": o.verdict, "compared": o.compared, "seconds": round(o.seconds, 1),
+                                   "differences": o.differences[:20]} for o in outcomes},  # fmt: skip
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(state_dir / STATE_FILE, state)
+    return state
+
+
+def load_state(state_dir: Path) -> dict[str, Any] | None:
+    """The last verification recorded in `state_dir`, or None."""
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "outcome" in data else None
+
+
+def scratch_area(cache_root: Path) -> Path:
+    """A private folder beside the cache for re-runs; the caller deletes it."""
+    base = cache_root.parent
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="verify-", dir=base))
+
+
+def discard(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,80 @@
+"""Same inputs, same numbers: two cold builds agree exactly, and `reportgen verify` says so (or not)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reportgen.cache import Cache
+from reportgen.verify import compare_sections, comparable, load_state
+from tests.conftest import invoke, invoke_in
+
+
+@pytest.fixture(scope="module")
+def second_build(tmp_path_factory) -> Path:
+    """A second cold build of Tasks 1 and 2 in a fresh folder (the first is the `built` fixture)."""
+    root = tmp_path_factory.mktemp("second")
+    invoke_in(root, ["run", "--task", "1,2"])
+    return root
+
+
+def test_two_cold_builds_give_identical_numbers(built, second_build):
+    first, second = Cache(built["root"] / ".reportgen" / "cache"), Cache(second_build / ".reportgen" / "cache")
+    ids = sorted(p.name for p in first.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert "arch-baseline" in ids and "t2-batch-size" in ids
+    for exp_id in ids:
+        a, b = first.latest(exp_id), second.latest(exp_id)
+        assert a.key == b.key, exp_id  # the same inputs
+        compared, differences, _ = compare_sections(a.section, b.section, tolerance=0.0)
+        assert compared > 0 and differences == [], (exp_id, differences[:5])
+        assert a.provenance["layouts"] == b.provenance["layouts"], exp_id
+
+
+def test_verify_sample_passes_and_says_what_it_compared(built, tmp_path, monkeypatch):
+    project = tmp_path / "p"
+    shutil.copytree(built["root"], project)
+    monkeypatch.chdir(project)
+    before = {p: p.stat().st_mtime_ns for p in (project / ".reportgen" / "cache").rglob("*") if p.is_file()}
+    result = invoke("verify", "--sample", "3", "--task", "2")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("identical") == 3 and "values compared" in result.output
+    after = {p: p.stat().st_mtime_ns for p in (project / ".reportgen" / "cache").rglob("*") if p.is_file()}
+    assert after == before  # the cache is not touched
+    state = load_state(project / ".reportgen")
+    assert state["outcome"] == "passed" and len(state["experiments"]) == 3
+    rendered = invoke("render", "--task", "1,2", "--format", "html")
+    assert rendered.exit_code == 0, rendered.output
+    assert "Last verification" in (project / "output" / "report.html").read_text()
+
+
+def test_hand_edited_metric_fails_verification_naming_it(built, tmp_path, monkeypatch):
+    project = tmp_path / "p"
+    shutil.copytree(built["root"], project)
+    monkeypatch.chdir(project)
+    entry = Cache(project / ".reportgen" / "cache").latest("t2-l2")
+    result_file = entry.path / "result.json"
+    data = json.loads(result_file.read_text())
+    metric = next(item for item in data["items"] if item["kind"] == "metric")
+    metric["value"] += 1.5
+    result_file.write_text(json.dumps(data))
+    result = invoke("verify", "-e", "t2-l2")
+    assert result.exit_code == 1, result.output
+    assert "t2-l2" in result.output and f"metric '{metric['title']}'" in result.output
+    assert load_state(project / ".reportgen")["outcome"] == "failed"
+
+
+def test_timings_are_not_compared_but_accuracies_are():
+    from reportgen.results import Metric, Section, Table
+
+    a = Section(title="s", items=[Metric(title="epoch time", value=1.0), Metric(title="test accuracy", value=90.0),
+                                  Table(title="t", columns=["variant", "s / epoch", "acc"], rows=[["a", "1.0", "90.00 ± 0.10"]])])  # fmt: skip
+    b = Section(title="s", items=[Metric(title="epoch time", value=2.0), Metric(title="test accuracy", value=90.0),
+                                  Table(title="t", columns=["variant", "s / epoch", "acc"], rows=[["a", "2.0", "90.00 ± 0.20"]])])  # fmt: skip
+    compared, differences, _ = compare_sections(a, b, 0.0)
+    assert len(differences) == 1 and "acc [2]" in differences[0]  # the std differs, the timings are ignored
+    assert "metric 'test accuracy'" in comparable(a)
+    _, differences, within = compare_sections(a, b, 1.0)
+    assert differences == [] and within
