@@ -20,8 +20,10 @@ from reportgen.errors import ReportgenError
 from reportgen.registry import Experiment
 from reportgen.results import Section
 
-# Engine code whose change alters what experiments compute or how results are stored.
-ENGINE_SOURCES = ("data/*.py", "nn/*.py", "results.py", "theory.py")
+ENGINE = Path(__file__).resolve().parent
+# Engine modules that present or draw results but never change what an experiment computes.
+NOT_COMPUTING = ("render", "cli.py", "progress.py", "verify.py", "writeup.py", "scaffold.py", "registry.py",
+                 "params.py", "errors.py", "provenance.py", "__init__.py")
 
 
 def _source_hash(paths: list[Path]) -> str:
@@ -65,10 +67,68 @@ def module_sources(path: Path) -> tuple[Path, ...]:
     return tuple(sorted(seen))
 
 
-def engine_hash() -> str:
-    """Hash of the engine modules that decide what an experiment computes."""
-    root = Path(__file__).parent
-    return _source_hash([p for pattern in ENGINE_SOURCES for p in root.glob(pattern)])
+def _engine_module(dotted: str) -> Path | None:
+    """reportgen.a.b -> its file (module or package __init__), or None outside the engine."""
+    parts = dotted.split(".")
+    if parts[0] != "reportgen":
+        return None
+    base = ENGINE.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.cache
+def engine_sources(path: Path) -> tuple[Path, ...]:
+    """The engine modules `path` imports, directly or through other engine modules (imports
+    inside functions included): a change to one of them can change what it computes. Editing
+    a module an experiment does not use (another task's visualisation, the renderer) leaves
+    its results current."""
+    seen: set[Path] = set()
+    stack = [path]
+    found: list[Path] = []
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        in_engine = ENGINE in current.parents
+        if in_engine and current != path:
+            rel = current.relative_to(ENGINE).as_posix()
+            if rel.split("/")[0] in NOT_COMPUTING:
+                continue
+            found.append(current)
+        try:
+            tree = ast.parse(current.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, OSError):
+            continue
+        package = ".".join(("reportgen", *current.relative_to(ENGINE).parent.parts)) if in_engine else ""
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level and in_engine:
+                    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    module = f"{base}.{module}" if module else base
+                elif node.level:
+                    continue
+                targets = [module] + [f"{module}.{a.name}" for a in node.names]
+            for target in targets:
+                file = _engine_module(target)
+                if file is not None:
+                    stack.append(file)
+    return tuple(sorted(set(found)))
+
+
+def engine_hash(source_file: Path) -> str:
+    """Hash of the engine modules that experiment code in `source_file` (and its helpers) uses."""
+    files: set[Path] = set()
+    for module in module_sources(source_file):
+        files.update(engine_sources(module))
+    return _source_hash(sorted(files))
 
 
 def versions() -> dict[str, str]:
@@ -115,7 +175,6 @@ def plan(
     registry = registry or load_experiments(config)
     _check_overrides(config, registry)
     planned: dict[str, Planned] = {}
-    engine = engine_hash()
     source = config.source.name
     resolved: dict[str, dict[str, Any]] = {}
 
@@ -134,7 +193,7 @@ def plan(
             "experiment": exp.id,
             "params": params,
             "code": _source_hash(list(module_sources(exp.source_file))),
-            "engine": engine,
+            "engine": engine_hash(exp.source_file),
             "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint},
             "versions": versions(),
             "seed": config.seed,

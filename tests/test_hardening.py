@@ -295,3 +295,14 @@ def test_failed_command_leaves_no_output_folder(project, args, config_extra):
     assert result.exit_code != 0, result.output
     no_traceback(result.output)
     assert not (project / "output").exists() and not (project / ".reportgen").exists()
+
+
+def test_engine_part_of_the_key_is_what_the_experiment_uses():
+    from reportgen.runner import ENGINE, engine_sources
+
+    used = set()
+    for module in module_sources(EXPERIMENTS / "task1_architecture.py"):
+        used |= {p.relative_to(ENGINE).as_posix() for p in engine_sources(module)}
+    assert {"nn/train.py", "nn/spec.py", "data/splits.py", "theory.py", "results.py"} <= used
+    assert not any(p.startswith(("vis/", "render/")) for p in used)  # another task's code, or drawing
+    assert "cli.py" not in used and "registry.py" not in used

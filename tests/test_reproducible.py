@@ -78,3 +78,25 @@ def test_timings_are_not_compared_but_accuracies_are():
     assert "metric 'test accuracy'" in comparable(a)
     _, differences, within = compare_sections(a, b, 1.0)
     assert differences == [] and within
+
+
+def test_a_run_that_probes_the_layout_trains_like_one_that_reads_it(tmp_path, monkeypatch):
+    import torch
+
+    from reportgen.data.sources import resolve_dataset
+    from reportgen.data.splits import make_splits
+    from reportgen.nn import runtime
+    from reportgen.nn.spec import build_model
+    from reportgen.nn.train import TrainSettings, fit
+
+    monkeypatch.setenv("REPORTGEN_HOME", str(tmp_path))
+    data = make_splits(resolve_dataset("digits"), train_size=256, val_size=64, test_size=64, seed=0)
+    weights = []
+    for _ in range(2):  # the first run probes (and stores), the second reads the stored layout
+        torch.manual_seed(0)
+        model = build_model(["conv8", "pool", "dropout0.5", "fc16", "dropout0.5"], data.image_shape, 10)
+        fit(model, data, TrainSettings(epochs=1, batch_size=32), seed=0)
+        weights.append(model.state_dict())
+    assert (tmp_path / runtime.LAYOUTS_FILE).is_file()
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name

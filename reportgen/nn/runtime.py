@@ -121,26 +121,33 @@ def choose_memory_format(model: torch.nn.Module, example: torch.Tensor, loss_fn,
     is untouched). The winner is stored per machine, so every later run (and every fresh project
     folder) trains this architecture with the same kernels and gets the same numbers.
     """
-    import copy
-    import statistics
-    import time
-
     if example.dim() != 4:
         return "contiguous"
     key = architecture_key(model, example)
     machine = machine_key()
     layout = FORCED.get(key) or _read_layouts().get(machine, {}).get(key)
     if layout not in ("contiguous", "channels_last"):
-        formats = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
-        probes = {name: copy.deepcopy(model).train().to(memory_format=fmt) for name, fmt in formats.items()}
-        timings: dict[str, list[float]] = {name: [] for name in formats}
-        for step in range(steps + 1):
-            for name, fmt in formats.items():
-                started = time.perf_counter()
-                loss_fn(probes[name](example.contiguous(memory_format=fmt))).backward()
-                if step:  # the first pass builds kernels and is not timed
-                    timings[name].append(time.perf_counter() - started)
-        layout = min(timings, key=lambda name: statistics.median(timings[name]))
+        layout = _probe(model, example, loss_fn, steps)
         _store_layout(machine, key, layout)
     USED[key] = layout
     return layout
+
+
+@torch.random.fork_rng(devices=[])
+def _probe(model: torch.nn.Module, example: torch.Tensor, loss_fn, steps: int) -> str:
+    """Times both layouts. Runs on a forked RNG: the probe's dropout draws must not shift the
+    random numbers training gets, or a run that probes and one that reads the stored choice differ."""
+    import copy
+    import statistics
+    import time
+
+    formats = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+    probes = {name: copy.deepcopy(model).train().to(memory_format=fmt) for name, fmt in formats.items()}
+    timings: dict[str, list[float]] = {name: [] for name in formats}
+    for step in range(steps + 1):
+        for name, fmt in formats.items():
+            started = time.perf_counter()
+            loss_fn(probes[name](example.contiguous(memory_format=fmt))).backward()
+            if step:  # the first pass builds kernels and is not timed
+                timings[name].append(time.perf_counter() - started)
+    return min(timings, key=lambda name: statistics.median(timings[name]))

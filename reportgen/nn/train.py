@@ -253,6 +253,9 @@ def fit(
     opt = _optimizer(model, settings, param_groups)
     sched = _scheduler(opt, settings, steps)
     gen = torch.Generator().manual_seed(seed)
+    # Dropout draws from the global generator: seed it here, so the masks depend on the seed
+    # alone, not on what ran earlier in the process.
+    torch.manual_seed(seed)
     history: list[EpochStats] = []
     best_acc, best_epoch, best_state, stale = -1.0, 0, None, 0
     progress.start(label, settings.epochs * steps)
