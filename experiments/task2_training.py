@@ -59,9 +59,9 @@ def _section(ctx, results, sentence: str) -> Section:
     )
 
 
-def ablation(exp_id: str, title: str, params: dict | None = None):
+def ablation(exp_id: str, title: str, params: dict | None = None, in_talk: bool = True):
     """Registers a Task 2 ablation with the shared baseline parameters (plus its own)."""
-    return experiment(task=2, id=exp_id, title=title, params={**BASE, **(params or {})})
+    return experiment(task=2, id=exp_id, title=title, params={**BASE, **(params or {})}, in_talk=in_talk)
 
 
 @ablation("t2-batch-size", "Batch size", {"batch_sizes": [32, 128, 512]})
@@ -142,13 +142,14 @@ def optimizers(ctx) -> Section:
     return _section(ctx, results, f"{best.variant.label} reached the best validation accuracy ({_val(best):.2f}%). " + _versus(results))
 
 
-@ablation("t2-activations", "Activation functions", {"activations": ["relu", "elu", "leaky_relu", "gelu"]})
+# Activations and L2 stay in the report: the talk has room for one slide per central question.
+@ablation("t2-activations", "Activation functions", {"activations": ["relu", "elu", "leaky_relu", "gelu"]}, in_talk=False)
 def activations(ctx) -> Section:
     results = run_variants(ctx, [Variant(a, {"activation": a}) for a in ctx.params["activations"]])
     return _section(ctx, results, _versus(results))
 
 
-@ablation("t2-l2", "L2 regularisation (weight decay)", {"l2": 1e-3})
+@ablation("t2-l2", "L2 regularisation (weight decay)", {"l2": 1e-3}, in_talk=False)
 def l2(ctx) -> Section:
     results = run_variants(ctx, [Variant("no L2"), Variant(f"L2 {ctx.params['l2']:g}", {"weight_decay": ctx.params["l2"]})])
     sentence = (

@@ -197,7 +197,7 @@ def why_stale(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for name in sorted(set(old_params) | set(new_params)):
         if old_params.get(name) != new_params.get(name):
             reasons.append(f"{name}: {old_params.get(name)!r} -> {new_params.get(name)!r}")
-    for part in ("code", "dataset", "versions", "seed", "needs", "engine"):
+    for part in ("code", "dataset", "versions", "seed", "needs", "engine", "files"):
         if old.get(part) != new.get(part):
             reasons.append(f"{part} changed")
     return reasons

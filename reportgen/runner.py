@@ -189,6 +189,7 @@ def plan(
 
     for exp in experiments:
         params = params_of(exp.id)
+        files = _file_fingerprints(exp.id, params, config)
         inputs = {
             "experiment": exp.id,
             "params": params,
@@ -199,12 +200,53 @@ def plan(
             "seed": config.seed,
             "needs": {dep: planned[dep].key for dep in exp.needs},
         }
+        if files:  # the user's own images: editing one re-runs what shows it
+            inputs["files"] = files
         key = digest(inputs)
         entry = cache.load(exp.id, key)
         item = Planned(exp, params, inputs, key, entry, cache.latest(exp.id))
         item.problem = cache.problems.get((exp.id, key), "")
         planned[exp.id] = item
     return list(planned.values())
+
+
+def _path_params(params: dict[str, Any]) -> dict[str, list[str]]:
+    """Parameters that name the user's image files ("images", "content_images", ...)."""
+    found = {}
+    for name, value in params.items():
+        if "image" in name and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            found[name] = value
+        elif "image" in name and isinstance(value, str) and Path(value).suffix:
+            found[name] = [value]
+    return found
+
+
+def _file_fingerprints(exp_id: str, params: dict[str, Any], config: Config) -> dict[str, str]:
+    """sha256 of every image file a parameter names (relative paths from the project folder)."""
+    prints = {}
+    for name, values in _path_params(params).items():
+        for value in values:
+            path = config.resolve(Path(value).expanduser())
+            if not path.suffix:
+                continue  # a bundled sample's name, not a file
+            try:
+                prints[value] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            except OSError:
+                raise ReportgenError(
+                    f"{config.source.name}: [experiments.{exp_id}] {name}: cannot read '{value}'",
+                    f"give a path to an image file (relative paths start at {config.root.resolve()})",
+                    2,
+                ) from None
+    return prints
+
+
+def resolved_params(params: dict[str, Any], config: Config) -> dict[str, Any]:
+    """The parameters an experiment gets: image paths made absolute from the project folder."""
+    out = dict(params)
+    for name, values in _path_params(params).items():
+        absolute = [str(config.resolve(Path(v).expanduser())) if Path(v).suffix else v for v in values]
+        out[name] = absolute if isinstance(params[name], list) else absolute[0]
+    return out
 
 
 def _check_overrides(config: Config, registry: dict[str, Experiment]) -> None:
@@ -231,6 +273,7 @@ class Context:
     progress: Any
     needs: dict[str, Entry] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # unreadable dataset files, for the report
+    root: Path = Path(".")  # the project folder (where reportgen.toml is)
 
     @property
     def device(self) -> Any:
@@ -325,13 +368,14 @@ def run_one(
     scratch = cache.scratch()
     ctx = Context(
         exp=item.exp,
-        params=item.params,
+        params=resolved_params(item.params, config),
         seed=config.seed,
         device_name=config.device.value,
         dataset=dataset,
         files=scratch / "files",
         progress=progress or Progress(),
         needs={dep: done[dep] for dep in item.exp.needs},
+        root=config.root,
     )
     from reportgen.nn import runtime
 

