@@ -45,7 +45,7 @@ Narrow minus baseline: {{ arch-narrow.test accuracy - arch-baseline.test accurac
 
 
 def pdf_text(path: Path) -> str:
-    return " ".join(page.extract_text() for page in PdfReader(path).pages)
+    return " ".join(page.extract_text() for page in PdfReader(path).pages).replace("\xa0", " ")
 
 
 @pytest.fixture(scope="module")
