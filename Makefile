@@ -16,6 +16,7 @@ build: system install
 	$(BIN)/reportgen build --task all
 
 test: system install
+	$(BIN)/ruff check reportgen experiments tests benchmarks
 	$(BIN)/python -m pytest
 
 bench: install

@@ -124,9 +124,9 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise ReportgenError(f"{path}: not valid TOML: {exc}", "fix the file or delete it", 2)
+            raise ReportgenError(f"{path}: not valid TOML: {exc}", "fix the file or delete it", 2) from None
         except OSError as exc:
-            raise ReportgenError(f"{path}: cannot be read: {exc.strerror}", exit_code=2)
+            raise ReportgenError(f"{path}: cannot be read: {exc.strerror}", exit_code=2) from None
     elif path.name != CONFIG_FILE or path.parent != Path("."):
         raise ReportgenError(f"{path}: no such config file", exit_code=2)
     if not isinstance(data, dict):

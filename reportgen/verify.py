@@ -54,7 +54,7 @@ def comparable(section: Section) -> dict[str, float | str]:
         if isinstance(item, Metric):
             values[f"metric '{item.title}'"] = item.value
         elif isinstance(item, Table):
-            for r, row in enumerate(item.rows):
+            for row in item.rows:
                 for c, cell in enumerate(row):
                     column = item.columns[c] if c < len(item.columns) else str(c)
                     numbers = _numbers(cell)

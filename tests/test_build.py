@@ -117,7 +117,8 @@ def test_serve_injects_reload_and_reports_changes(built):
         before = urllib.request.urlopen(f"{base}/__version", timeout=10).read()
         report = out / "report.html"
         report.touch()
-        import os, time
+        import os
+        import time
 
         os.utime(report, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
         after = urllib.request.urlopen(f"{base}/__version", timeout=10).read()
