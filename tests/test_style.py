@@ -1,0 +1,307 @@
+"""Style transfer on a tiny seeded CNN and small bundled photos: losses, Grams, snapshots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+from torch import nn
+
+from reportgen.vis.style import (
+    StyleSettings,
+    gram_matrix,
+    stylise,
+    to_image,
+    to_tensor,
+    total_variation,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny images gain nothing from a second thread, and on a shared machine OpenMP's barriers
+    make two threads many times slower; restored for the other test modules."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+LAYERS = {"content": "3", "style": ["1", "3", "5"]}
+
+
+def tiny_cnn() -> nn.Sequential:
+    gen = torch.Generator().manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, padding=1, stride=2),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+    )
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return model
+
+
+def small(image: np.ndarray, size: int = 32) -> np.ndarray:
+    tensor = torch.nn.functional.interpolate(to_tensor(image), size=(size, size), mode="area")
+    return to_image(tensor)
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[np.ndarray, np.ndarray]:
+    return small(data.astronaut()), small(data.immunohistochemistry(), 40)
+
+
+def settings(**kw) -> StyleSettings:
+    base = {
+        "content_layer": LAYERS["content"],
+        "style_layers": LAYERS["style"],
+        "steps": 40,
+        "tv_weight": 0.1,
+    }
+    return StyleSettings(**{**base, **kw})
+
+
+def test_gram_matrix_matches_a_direct_computation() -> None:
+    gen = torch.Generator().manual_seed(1)
+    feats = torch.randn(2, 5, 4, 3, generator=gen)
+    gram = gram_matrix(feats)
+    direct = np.zeros((2, 5, 5))
+    f = feats.numpy()
+    for n in range(2):
+        for i in range(5):
+            for j in range(5):
+                direct[n, i, j] = sum(
+                    f[n, i, y, x] * f[n, j, y, x] for y in range(4) for x in range(3)
+                ) / (5 * 4 * 3)
+    assert gram.shape == (2, 5, 5)
+    np.testing.assert_allclose(gram.numpy(), direct, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gram.numpy(), gram.transpose(1, 2).numpy())  # symmetric
+
+
+def test_total_variation_is_zero_on_a_flat_image_and_counts_steps() -> None:
+    assert float(total_variation(torch.full((1, 3, 6, 6), 0.4))) == 0.0
+    stripes = torch.zeros(1, 1, 4, 4)
+    stripes[..., :, 1::2] = 1.0  # every horizontal neighbour differs by 1, vertical ones by 0
+    assert float(total_variation(stripes)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_total_loss_falls_over_iterations(images, optimizer: str) -> None:
+    content, style = images
+    result = stylise(tiny_cnn(), content, style, settings(optimizer=optimizer, init="noise"))
+    total = result.history["total"]
+    assert len(total) == 41  # the start, then after each iteration
+    assert total[-1] < 0.5 * total[0]
+    # the recorded total is the sum of its weighted parts
+    parts = [result.history[k][-1] for k in ("content", "style", "tv")]
+    assert total[-1] == pytest.approx(sum(parts), rel=1e-5)
+    assert (
+        result.image.shape == content.shape and result.image.min() >= 0 and result.image.max() <= 1
+    )
+
+
+def test_style_weight_zero_keeps_the_content_image(images) -> None:
+    content, style = images
+    model = tiny_cnn()
+    # Adam's steps do not shrink with the gradient, so even a small TV term keeps moving pixels
+    # a little; the content term holds them near the photo.
+    kept = stylise(model, content, style, settings(style_weight=0.0, tv_weight=1e-3))
+    styled = stylise(model, content, style, settings(style_weight=10.0, tv_weight=1e-3))
+    kept_diff = np.abs(kept.image - content).mean()
+    styled_diff = np.abs(styled.image - content).mean()
+    assert kept_diff < 0.03  # under 8 of 255 grey levels on average
+    assert styled_diff > 4 * kept_diff
+    assert all(v == 0.0 for v in kept.history["style"])
+
+
+def test_style_loss_falls_and_the_image_takes_the_style_colours(images) -> None:
+    content, style = images
+    result = stylise(tiny_cnn(), content, style, settings(steps=60, style_weight=100.0))
+    assert result.history["style"][-1] < 0.5 * result.history["style"][0]
+    # the slide is mostly pale with brown and blue stains: the mean colour moves towards it
+    before = np.abs(content.mean(axis=(0, 1)) - style.mean(axis=(0, 1))).sum()
+    after = np.abs(result.image.mean(axis=(0, 1)) - style.mean(axis=(0, 1))).sum()
+    assert after < before
+
+
+def test_snapshots_are_kept_at_the_iterations_asked_for(images) -> None:
+    content, style = images
+    result = stylise(tiny_cnn(), content, style, settings(steps=10, snapshots=(0, 1, 5, 10, 50)))
+    assert sorted(result.snapshots) == [0, 1, 5, 10]  # 50 is past the last iteration
+    np.testing.assert_allclose(result.snapshots[0], content, atol=1e-6)
+    np.testing.assert_array_equal(result.snapshots[10], result.image)
+
+
+def test_noise_start_is_seeded(images) -> None:
+    content, style = images
+    a = stylise(tiny_cnn(), content, style, settings(steps=0, init="noise", seed=3, snapshots=(0,)))
+    b = stylise(tiny_cnn(), content, style, settings(steps=0, init="noise", seed=3, snapshots=(0,)))
+    np.testing.assert_array_equal(a.snapshots[0], b.snapshots[0])
+    assert np.abs(a.snapshots[0] - content).mean() > 0.1
+
+
+def test_model_modes_and_gradients_are_restored(images) -> None:
+    content, style = images
+    model = tiny_cnn().train()
+    stylise(model, content, style, settings(steps=2))
+    assert model.training
+    assert all(p.requires_grad and p.grad is None for p in model.parameters())
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_a_layer_the_model_lacks_is_named(images) -> None:
+    content, style = images
+    with pytest.raises(AttributeError, match="9"):
+        stylise(tiny_cnn(), content, style, settings(content_layer="9", steps=1))
+
+
+def test_to_tensor_accepts_grey_and_uint8() -> None:
+    grey = np.full((4, 5), 255, dtype=np.uint8)
+    tensor = to_tensor(grey)
+    assert tensor.shape == (1, 3, 4, 5) and float(tensor.min()) == 1.0
+    assert to_image(tensor).shape == (4, 5, 3)
+
+
+# --- the Task 5 experiments, end to end on EfficientNet-Lite0 at a tiny size ---------------------
+
+
+def run_experiment(exp_id: str, tmp_path, **overrides):
+    """Runs a registered Task 5 experiment with the quick parameters shrunk to seconds."""
+    from reportgen.registry import load_experiments
+    from reportgen.results import from_dict
+    from reportgen.runner import Context
+
+    exp = load_experiments()[exp_id]
+    params = {**exp.resolve("quick"), **overrides}
+    ctx = Context(
+        exp=exp,
+        params=params,
+        seed=0,
+        device_name="cpu",
+        dataset=None,
+        files=tmp_path / "files",
+        progress=None,
+    )
+    section = exp.fn(ctx)
+    section = from_dict(section.to_dict())  # what the cache stores must load again
+    for name in section.files():
+        assert (tmp_path / "files" / name).is_file()
+    return section
+
+
+def test_sizes_follow_the_profile() -> None:
+    from reportgen.registry import load_experiments
+
+    exps = [e for e in load_experiments().values() if e.task == 5]
+    assert len(exps) >= 7 and all(e.id.startswith("t5-") for e in exps)
+    for exp in exps:
+        assert [exp.resolve(p)["size"] for p in ("quick", "standard", "full")] == [128, 256, 512]
+
+
+@pytest.mark.parametrize(
+    "exp_id, extra",
+    [
+        ("t5-style-evolution", {"snapshots": [1, 2]}),
+        ("t5-style-layers", {}),
+        ("t5-content-weights", {"content_weights": [1.0, 10.0]}),
+        ("t5-style-images", {"style_images": ["brick", "colorwheel"]}),
+        ("t5-style-optimisers", {}),
+    ],
+)
+def test_style_experiments_store_grids_with_captions(tmp_path, exp_id: str, extra: dict) -> None:
+    from reportgen.results import Curves, ImageGrid
+
+    section = run_experiment(exp_id, tmp_path, size=48, steps=2, **extra)
+    grids = [i for i in section.items if isinstance(i, ImageGrid)]
+    assert grids and any(g.key for g in section.items)
+    for grid in grids:
+        for name in filter(None, grid.images):
+            image = np.load(tmp_path / "files" / name)
+            assert image.shape == (48, 48, 3) and 0 <= image.min() and image.max() <= 1
+    caption = " ".join(i.caption for i in section.items)
+    assert "EfficientNet-Lite0" in caption and "48×48 px" in caption
+    assert "iteration" in caption and "block 9" in caption  # network, layer and iterations named
+    assert section.summary and "{" not in section.summary
+    for curves in (i for i in section.items if isinstance(i, Curves)):
+        assert all(len(v) == len(curves.x) for v in curves.series.values())
+    if exp_id == "t5-style-evolution":
+        assert grids[0].labels == [
+            "content: astronaut",
+            "style: immunohistochemistry",
+            "iteration 1",
+            "iteration 2",
+        ]
+    if (
+        exp_id == "t5-style-images"
+    ):  # content and styles above, a blank under the content, results below
+        assert (
+            grids[0].col_labels == ["content: astronaut", "brick", "colorwheel"]
+            and grids[0].columns == 3
+        )
+        assert grids[0].images[3] == "" and len(grids[0].images) == 6
+
+
+def test_a_missing_or_corrupt_image_file_is_a_clear_error(tmp_path) -> None:
+    from reportgen.errors import ReportgenError
+
+    with pytest.raises(ReportgenError, match="does not exist"):
+        run_experiment(
+            "t5-style-evolution",
+            tmp_path,
+            size=48,
+            steps=1,
+            content_image=str(tmp_path / "missing.jpg"),
+        )
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(ReportgenError, match="cannot be read"):
+        run_experiment("t5-style-evolution", tmp_path, size=48, steps=1, style_image=str(bad))
+    with pytest.raises(ReportgenError, match="neither a bundled image nor a file"):
+        run_experiment("t5-style-evolution", tmp_path, size=48, steps=1, content_image="astronot")
+    with pytest.raises(ReportgenError, match="no layer 'blocks.99'"):
+        run_experiment("t5-style-evolution", tmp_path, size=48, steps=1, content_layer="blocks.99")
+
+
+def test_a_users_image_file_is_used(tmp_path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "mine.png"
+    Image.fromarray(np.full((60, 80, 3), (200, 30, 30), dtype=np.uint8)).save(path)
+    section = run_experiment(
+        "t5-style-evolution", tmp_path, size=48, steps=1, snapshots=[1], content_image=str(path)
+    )
+    grid = section.items[3]
+    assert grid.labels[0] == "content: mine.png"
+    np.testing.assert_allclose(
+        np.load(tmp_path / "files" / grid.images[0])[24, 24],
+        [200 / 255, 30 / 255, 30 / 255],
+        atol=1e-3,
+    )
+
+
+def test_parameters_are_checked_when_planned() -> None:
+    from reportgen.errors import ReportgenError
+    from reportgen.registry import load_experiments
+
+    exps = load_experiments()
+    style = exps["t5-style-optimisers"]
+    assert style.resolve("quick", {"optimizer": "lbfgs", "init": "noise"})["optimizer"] == "lbfgs"
+    for bad in (
+        {"optimizer": "sgd"},
+        {"init": "zeros"},
+        {"size": 16},
+        {"network": "alexnet"},
+        {"tv_weight": -1.0},
+    ):
+        with pytest.raises(ReportgenError, match=next(iter(bad))):
+            style.resolve("quick", bad)
+    with pytest.raises(ReportgenError, match="octave_scale"):
+        exps["t5-dream-settings"].resolve("quick", {"octave_scale": 1.0})
+    with pytest.raises(ReportgenError, match="content_weights"):
+        exps["t5-content-weights"].resolve("quick", {"content_weights": [-1.0]})
