@@ -209,7 +209,7 @@ def filters(ctx) -> Section:
 # --- activation maps ------------------------------------------------------------------------
 
 
-@experiment(task=3, id="t3-activations", title="Activation maps at the first and last conv layer", needs=(OWN,),
+@experiment(task=3, id="t3-activations", in_talk=False, title="Activation maps at the first and last conv layer", needs=(OWN,),
             params={**TEST, "test_index": 0, "photo": "chelsea", "channels": 8})  # fmt: skip
 def activations(ctx) -> Section:
     """The most active channels of the first and last conv stage for one image, input beside them."""
@@ -559,7 +559,7 @@ def _second_class(model, x) -> int:
 # --- off-the-shelf and local classification -------------------------------------------------
 
 
-@experiment(task=3, id="t3-classify", title="Off-the-shelf ImageNet classification",
+@experiment(task=3, id="t3-classify", in_talk=False, title="Off-the-shelf ImageNet classification",
             params={**PHOTOS, "photos": ["chelsea", "coffee", "astronaut", "rocket", "hubble_deep_field",
                                          "immunohistochemistry"], "top": 5})  # fmt: skip
 def classify(ctx) -> Section:
@@ -596,7 +596,7 @@ def classify(ctx) -> Section:
     return Section(title=ctx.exp.title, summary=summary, items=[table, *items])
 
 
-@experiment(task=3, id="t3-local", title="Local classification: crops and occlusion", needs=(OWN,),
+@experiment(task=3, id="t3-local", in_talk=False, title="Local classification: crops and occlusion", needs=(OWN,),
             params={**PHOTOS, **TEST, "crop": 0.5, "crop_steps": 3,
                     # Occlusion classifies each photo once per patch position: two photos by default.
                     "photos": per_profile(quick=["chelsea", "coffee"], standard=["chelsea", "coffee"],

@@ -509,7 +509,7 @@ def _mean_abs(a, b) -> float:
 @experiment(
     checks=CHECKS,
     task=5,
-    id="t5-content-weights",
+    id="t5-content-weights", in_talk=False,
     title="Style transfer: content weight",
     params={**STYLE, "steps": COMPARE_STEPS, "content_weights": [0.5, 5.0, 50.0]},
 )
@@ -574,7 +574,7 @@ def content_weights(ctx) -> Section:
 @experiment(
     checks=CHECKS,
     task=5,
-    id="t5-style-images",
+    id="t5-style-images", in_talk=False,
     title="Style transfer: several style images",
     params={
         **STYLE,
@@ -626,7 +626,7 @@ def style_images(ctx) -> Section:
 @experiment(
     checks=CHECKS,
     task=5,
-    id="t5-style-optimisers",
+    id="t5-style-optimisers", in_talk=False,
     title="Style transfer: optimiser and starting image",
     params={**STYLE, "steps": per_profile(quick=40, standard=100, full=300)},
 )
@@ -820,7 +820,7 @@ def dream_layers(ctx) -> Section:
 @experiment(
     checks=CHECKS,
     task=5,
-    id="t5-dream-settings",
+    id="t5-dream-settings", in_talk=False,
     title="Deep dream: octaves, jitter, smoothing and continuity",
     params={**DREAM, "layer": ""},
 )

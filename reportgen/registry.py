@@ -279,7 +279,13 @@ def load_experiments(config: Any = None) -> dict[str, Experiment]:
         folder = config.resolve(config.experiments_dir)
         if folder.is_dir() and folder.resolve() != Path(modules[0].__file__).resolve().parent:
             modules += _project_modules(folder)
-    registry = {exp_id: dataclasses.replace(exp) for exp_id, exp in _REGISTRY.items()}
+    # Another project's experiments (loaded earlier in this process) are not this project's.
+    current = {m.__name__ for m in modules}
+    registry = {
+        exp_id: dataclasses.replace(exp)
+        for exp_id, exp in _REGISTRY.items()
+        if not exp.module.startswith(f"{PROJECT_MODULES}.") or exp.module in current
+    }
     if config is not None:
         for module in modules:
             hook = getattr(module, "from_config", None)

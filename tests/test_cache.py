@@ -63,13 +63,22 @@ def test_why_stale_names_the_parameter():
 CALLS: list[str] = []
 
 
-@experiment(task=5, id="test-counter", title="Counts its runs", params={"n": 1})
 def counter(ctx) -> Section:
     CALLS.append(ctx.params["n"])
     if ctx.params["n"] < 0:
         raise KeyboardInterrupt  # what Ctrl-C looks like in the middle of training
     (ctx.files / "half.bin").write_bytes(b"x")
     return Section(title="counter", items=[Metric(title="n", value=ctx.params["n"])])
+
+
+@pytest.fixture(autouse=True)
+def registered_counter():
+    """A throwaway experiment, registered for these tests only (other tests walk the registry)."""
+    from reportgen import registry
+
+    experiment(task=5, id="test-counter", title="Counts its runs", params={"n": 1})(counter)
+    yield
+    registry._REGISTRY.pop("test-counter", None)
 
 
 def _build(tmp_path: Path, n: int, rerun: bool = False):

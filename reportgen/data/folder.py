@@ -139,8 +139,9 @@ class FolderImages:
         if self.enlarged:
             out.append(f"{len(self.enlarged)} image(s) smaller than {size}×{size} pixels were enlarged to it.")
         if self.converted:
-            modes = ", ".join(f"{n} {_MODE_NAMES.get(m, m)}" for m, n in sorted(self.converted.items()))
-            out.append(f"Converted to 8-bit RGB: {modes}.")
+            parts = [f"{n} {_MODE_NAMES.get(m, m)}" for m, n in sorted(self.converted.items(), key=lambda kv: -kv[1])]
+            listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+            out.append(f"Converted to 8-bit RGB: {listed} image(s).")
         return out
 
 
@@ -155,11 +156,11 @@ _MODE_NAMES = {
     "YCbCr": "YCbCr",
     "LAB": "Lab",
     "HSV": "HSV",
-    "I": "32-bit integer",
-    "I;16": "16-bit",
-    "I;16B": "16-bit",
-    "I;16L": "16-bit",
-    "F": "32-bit float",
+    "I": "32-bit greyscale",
+    "I;16": "16-bit greyscale",
+    "I;16B": "16-bit greyscale",
+    "I;16L": "16-bit greyscale",
+    "F": "floating-point greyscale",
 }
 
 
@@ -241,7 +242,9 @@ def read_folder(files_by_class: dict[str, list[Path]], classes: list[str], size:
     return result
 
 
-def read_images(files_by_class: dict[str, list[Path]], classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_images(
+    files_by_class: dict[str, list[Path]], classes: list[str], size: int
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """RGB uint8 (N, 3, size, size) and labels; returns the files that could not be read too."""
     images = read_folder(files_by_class, classes, size)
     return images.x, images.y, images.skipped
