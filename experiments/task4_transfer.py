@@ -13,8 +13,7 @@ import re
 from typing import Any
 
 from experiments._show import count
-from experiments.task1_architecture import BASELINE
-from reportgen.registry import experiment, per_profile
+from reportgen.registry import experiment, linked, per_profile
 from reportgen.results import Curves, Heatmap, ImageGrid, Metric, Section, Table, Text
 
 # The target task: images per class of the main comparison and of the held-out sets. Every
@@ -266,7 +265,7 @@ SCRATCH = "baseline CNN from scratch"
         **DATA,
         **CURVE,
         **TRAINING,
-        "layers": BASELINE,
+        "layers": linked("arch-baseline", "layers"),  # the one baseline, as configured
         "epochs": per_profile(quick=15, standard=20, full=30),
         "lr": 1e-3,
     },
@@ -332,8 +331,8 @@ OWN_TUNED = "own model, fine-tuned"
     params={
         **DATA,
         **TRAINING,
-        "layers": BASELINE,
-        "source_train_size": per_profile(quick=3000, standard=12000, full=30000),
+        "layers": linked("arch-baseline", "layers"),  # the one baseline, as configured
+        "source_train_size": per_profile(quick=3000, standard=8000, full=30000),
         "source_val_size": per_profile(quick=500, standard=1000, full=2000),
         "source_epochs": per_profile(quick=2, standard=3, full=8),
         "epochs": per_profile(quick=15, standard=20, full=30),
