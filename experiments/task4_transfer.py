@@ -107,7 +107,7 @@ RESULT_COLUMNS = [
     "train acc",
     "val acc",
     "test acc",
-    "wall time (s)",
+    "wall time, s",
 ]
 
 
