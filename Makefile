@@ -21,6 +21,7 @@ test: system install
 
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/frozen_features.py
 
 system:
 	@bash scripts/install-system.sh

@@ -20,7 +20,7 @@ from reportgen.results import Curves, Heatmap, ImageGrid, Metric, Section, Table
 # Task 4 experiment takes these, so all of them see exactly the same images.
 DATA = {
     "shots": per_profile(quick=20, standard=100, full=500),
-    "val_per_class": per_profile(quick=50, standard=100, full=500),
+    "val_per_class": per_profile(quick=50, standard=50, full=500),
     "test_per_class": per_profile(quick=100, standard=200, full=1000),
 }
 # Images per class for the accuracy-against-shots plot (methods 1 and 3). Below the training

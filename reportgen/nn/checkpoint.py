@@ -6,6 +6,7 @@ every one that reads it back (Task 3 visualisation, Task 4 transfer).
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
         model.load_state_dict(data["state_dict"])
     except FileNotFoundError:
         raise ReportgenError(f"model checkpoint {path} is missing", "re-run the experiment that trains it (--rerun)") from None
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise ReportgenError(f"model checkpoint {path} cannot be read: {exc}", "re-run the experiment that trains it (--rerun)") from None
     return Checkpoint(
         model=model.eval(),
