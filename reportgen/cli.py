@@ -35,6 +35,7 @@ ProfileOpt = Annotated[Optional[Profile], typer.Option(help="quick (tests, CI: s
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The project's config file; paths in it are relative to its folder.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Where the deliverables go.")]
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Where results are stored.", hidden=True)]
+ExpOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", help="Only these experiments (ids from 'reportgen list', several with commas) and what they need; overrides --task.")]
 DeviceOpt = Annotated[Optional[Device], typer.Option(help="auto uses CUDA or MPS when present, else the CPU.")]
 
 
@@ -106,34 +107,44 @@ def _split(values: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return chosen
 
 
-def _selection(config: Config, task: str):
-    """(tasks, registry, the experiments to plan: those of the tasks plus what they need)."""
-    from reportgen.registry import load_experiments, parse_tasks, select
+def _selection(config: Config, task: str, ids: str | None = None):
+    """(tasks, registry, the experiments to plan: those of the tasks, or the ids, plus what they need)."""
+    from reportgen.registry import load_experiments, parse_ids, parse_tasks, select
 
     tasks = parse_tasks(task)
     registry = load_experiments(config)
-    _check_deck_show(config, registry)
-    selected = select(registry, tasks)
+    _check_show(config, registry)
+    chosen = parse_ids(ids, registry) if ids is not None else None
+    selected = select(registry, tasks, chosen)
+    if chosen is not None:
+        tasks = sorted({registry[i].task for i in chosen})
     if not selected:
         raise ReportgenError(f"task {task} has no experiments", "see 'reportgen list'", 2)
     return tasks, registry, selected
 
 
-def _check_deck_show(config: Config, registry) -> None:
-    """Every entry of [deck] show names a task (number or name) or an experiment id."""
+def _check_show(config: Config, registry) -> None:
+    """Every entry of [deck] show and [report] show names a task (number or name) or an experiment
+    id; every [tasks.X] table names a task."""
     import difflib
 
     from reportgen.registry import TASKS
 
-    names = {str(n) for n in TASKS} | {slug for slug, _ in TASKS.values()} | set(registry)
-    for entry in config.deck.show:
-        if str(entry).strip().lower() not in names:
-            close = difflib.get_close_matches(str(entry), sorted(names), n=3)
-            raise ReportgenError(
-                f"{config.source.name}: [deck] show: '{entry}' is neither a task nor an experiment",
-                f"did you mean {', '.join(close)}?" if close else "use task numbers, task names or ids from 'reportgen list'",
-                2,
-            )
+    tasks = {str(n) for n in TASKS} | {slug for slug, _ in TASKS.values()}
+    names = tasks | set(registry)
+    for where, entries in (("[deck] show", config.deck.show), ("[report] show", config.report.show),
+                           ("[tasks]", list(config.tasks))):  # fmt: skip
+        allowed = tasks if where == "[tasks]" else names
+        for entry in entries:
+            if str(entry).strip().lower() not in allowed:
+                close = difflib.get_close_matches(str(entry), sorted(allowed), n=3)
+                problem = (f"[tasks.{entry}] names no task" if where == "[tasks]"
+                           else f"{where}: '{entry}' is neither a task nor an experiment")  # fmt: skip
+                raise ReportgenError(
+                    f"{config.source.name}: {problem}",
+                    f"did you mean {', '.join(close)}?" if close else "use task numbers, task names or ids from 'reportgen list'",
+                    2,
+                )
 
 
 def _load_writeup(config: Config, registry, entries, stale: set[str]):
@@ -153,8 +164,9 @@ def _load_writeup(config: Config, registry, entries, stale: set[str]):
 
 
 def _render(config: Config, registry, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None,
-            cache_dir: Path = Path(".reportgen/cache")) -> None:
-    from reportgen.render.document import DELIVERABLES, render_all
+            cache_dir: Path = Path(".reportgen/cache"), strict: bool = False) -> None:
+    from reportgen.render.budget import budget_warnings
+    from reportgen.render.document import DELIVERABLES, layouts, render_all
     from reportgen.verify import load_state
 
     only_list = _split(only, tuple(DELIVERABLES), "deliverable")
@@ -167,9 +179,15 @@ def _render(config: Config, registry, experiments, entries, out: Path, only: str
         verification=load_state(cache_dir.parent), on_step=lambda name: say(f"  … {name}", "cyan"),
     )  # fmt: skip
     for w in written:
-        pages = f" ({w.pages} pages{', unchanged' if w.reused else ''})" if w.pages else ""
+        unit = "slides" if w.path.stem == "deck" else "pages"
+        pages = f" ({w.pages} {unit}{', unchanged' if w.reused else ''})" if w.pages else ""
         out_console.print(f"  wrote {escape(str(w.path))}{pages}", highlight=False)
     err.print(f"[dim]rendered in {time.perf_counter() - started:.1f} s[/]")
+    warnings = budget_warnings(config, layouts(out, written))
+    for warning in warnings:
+        say(f"  ! {warning}", "yellow")
+    if warnings and strict:
+        raise ReportgenError("over the course's limits (--strict)", "shorten the deliverables, or build without --strict", 1)
 
 
 def _shown(experiments, tasks: list[int]):
@@ -180,6 +198,7 @@ def _shown(experiments, tasks: list[int]):
 @_guard
 def build(
     task: TaskOpt = "all",
+    experiment: ExpOpt = None,
     profile: ProfileOpt = None,
     only: Annotated[str, typer.Option(help="Which deliverables: deck, report, or both with a comma.")] = "deck,report",
     format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both with a comma.")] = "html,pdf",
@@ -189,9 +208,14 @@ def build(
     device: DeviceOpt = None,
     seed: Annotated[Optional[int], typer.Option(help="Override the config's seed.")] = None,
     download: Annotated[bool, typer.Option(help="Allow torchvision to download a missing dataset.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the deck or report is over [deck] max_slides or [report] max_pages.")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
-    """Run what is stale for --task, then render the deck and report into --out."""
+    """Run what is stale for --task (or -e), then render the deck and report into --out.
+
+    With -e the deliverables hold the chosen experiments' tasks, other experiments of those tasks
+    as stored (left out when never run).
+    """
     from reportgen.render.document import DELIVERABLES
 
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
@@ -199,9 +223,19 @@ def build(
     _split(format, ("html", "pdf"), "format")
     _check_writable(out)
     started = time.perf_counter()
-    tasks, registry, selected = _selection(cfg, task)
-    entries = _run(cfg, registry, selected, Cache(cache_dir), rerun)
-    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, cache_dir=cache_dir)
+    tasks, registry, selected = _selection(cfg, task, experiment)
+    cache = Cache(cache_dir)
+    entries = _run(cfg, registry, selected, cache, rerun)
+    shown, stale = _shown(selected, tasks), set()
+    if experiment is not None:  # the rest of those tasks as stored, so the deck stays whole
+        from reportgen.registry import select
+
+        shown = _shown(select(registry, tasks), tasks)
+        stored, stale, missing = _stored(cfg, registry, shown, cache)
+        entries = {**stored, **entries}
+        if missing:
+            say(f"  ! never run, so left out: {', '.join(missing)}", "yellow")
+    _render(cfg, registry, shown, entries, out, only, format, stale, cache_dir=cache_dir, strict=strict)
     err.print(f"[bold green]done[/] in {time.perf_counter() - started:.1f} s")
 
 
@@ -240,6 +274,7 @@ def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool):
 @_guard
 def run(
     task: TaskOpt = "all",
+    experiment: ExpOpt = None,
     profile: ProfileOpt = None,
     rerun: Annotated[bool, typer.Option(help="Re-run even when cached.")] = False,
     config: ConfigOpt = Path("reportgen.toml"),
@@ -248,9 +283,9 @@ def run(
     download: Annotated[bool, typer.Option(help="Allow torchvision to download a missing dataset.")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
-    """Run the experiments of --task (only what is stale) without rendering."""
+    """Run the experiments of --task or -e (only what is stale) without rendering."""
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
-    _, registry, selected = _selection(cfg, task)
+    _, registry, selected = _selection(cfg, task, experiment)
     _run(cfg, registry, selected, Cache(cache_dir), rerun)
 
 
@@ -263,29 +298,19 @@ def render(
     format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both.")] = "html,pdf",
     out: OutOpt = Path("output"),
     partial: Annotated[bool, typer.Option(help="Render even when some results are missing (they are left out).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the deck or report is over [deck] max_slides or [report] max_pages.")] = False,
     config: ConfigOpt = Path("reportgen.toml"),
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
     """Render from the cache alone (no training, no torch): seconds, for text, template or style changes."""
     from reportgen.render.document import DELIVERABLES
-    from reportgen.runner import plan, resolve_config_dataset
 
     cfg = load_config(config, profile=profile)
     _split(only, tuple(DELIVERABLES), "deliverable")
     _split(format, ("html", "pdf"), "format")
     _check_writable(out)
     tasks, registry, selected = _selection(cfg, task)
-    cache = Cache(cache_dir)
-    entries, stale, missing = {}, set(), []
-    for item in plan(selected, cfg, resolve_config_dataset(cfg), cache, registry):
-        entry = item.entry or cache.latest(item.exp.id)
-        if entry is None:
-            missing.append(item.exp.id)
-            continue
-        if item.entry is None:
-            stale.add(item.exp.id)
-            say(f"  ! {item.exp.id}: stale ({'; '.join(item.reasons)}); rendering the older result, marked stale", "yellow")
-        entries[item.exp.id] = entry
+    entries, stale, missing = _stored(cfg, registry, selected, Cache(cache_dir))
     if not entries:
         raise ReportgenError("nothing in the cache to render", f"run 'reportgen build --task {task}' first")
     if missing and not partial:
@@ -296,7 +321,25 @@ def render(
         )
     for exp_id in missing:
         say(f"  ! {exp_id}: no stored result; left out (--partial)", "yellow")
-    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, stale, cache_dir=cache_dir)
+    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, stale, cache_dir=cache_dir, strict=strict)
+
+
+def _stored(cfg: Config, registry, selected, cache: Cache):
+    """(entries, stale ids, missing ids): the current result of each experiment, else its latest
+    (stale) one; experiments never run are missing."""
+    from reportgen.runner import plan, resolve_config_dataset
+
+    entries, stale, missing = {}, set(), []
+    for item in plan(selected, cfg, resolve_config_dataset(cfg), cache, registry):
+        entry = item.entry or cache.latest(item.exp.id)
+        if entry is None:
+            missing.append(item.exp.id)
+            continue
+        if item.entry is None:
+            stale.add(item.exp.id)
+            say(f"  ! {item.exp.id}: stale ({'; '.join(item.reasons)}); rendering the older result, marked stale", "yellow")
+        entries[item.exp.id] = entry
+    return entries, stale, missing
 
 
 @app.command("list")
@@ -312,6 +355,7 @@ def list_(
 
     cfg = load_config(config, profile=profile)
     registry = load_experiments(cfg)
+    _check_show(cfg, registry)
     dataset = resolve_config_dataset(cfg)
     table = RichTable(title=escape(f"reportgen experiments ({cfg.profile.value} profile, data: {dataset.display})"))
     for column in ("task", "experiment", "title", "state"):

@@ -47,6 +47,30 @@ class DeckConfig(BaseModel):
     show: list[str | int] = Field(default_factory=list)
     # Experiments left out of the talk (per-layer tables, single variants) as slides at the end.
     appendix: bool = False
+    # A divider slide before each task (its label, title and agenda).
+    dividers: bool = True
+    # The course's limit on slides: a build over it warns (fails with --strict).
+    max_slides: int | None = Field(default=None, ge=1)
+
+
+class ReportConfig(BaseModel):
+    """What the report holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Tasks (numbers or names) and experiment ids to include, in this order; empty = everything.
+    show: list[str | int] = Field(default_factory=list)
+    # The course's page limit: a build over it warns (fails with --strict).
+    max_pages: int | None = Field(default=None, ge=1)
+
+
+class TaskConfig(BaseModel):
+    """The course's own name for a task: `label` heads its slides ("Part A"), `title` names it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, min_length=1)
+    title: str | None = Field(default=None, min_length=1)
 
 
 class VariantConfig(BaseModel):
@@ -87,6 +111,11 @@ class Config(BaseModel):
     logo: Path | None = None
     institution: str = ""
     deck: DeckConfig = Field(default_factory=DeckConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    # [tasks.1] label = "Part A", title = "Architecture": keys are task numbers or names.
+    tasks: dict[str, TaskConfig] = Field(default_factory=dict)
+    # Experiment ids that are neither run nor shown (as `[experiments.ID] enabled = false`).
+    disabled: list[str] = Field(default_factory=list)
     # Task 1 architecture variants: your own beside (or, with builtin_variants = false, instead of) ours.
     variants: dict[str, VariantConfig] = Field(default_factory=dict)
     builtin_variants: bool = True
@@ -97,6 +126,11 @@ class Config(BaseModel):
     def root(self) -> Path:
         """The project folder: where the config file lies."""
         return self.source.parent
+
+    def disabled_ids(self) -> set[str]:
+        """Experiments switched off: listed in `disabled` or with `[experiments.ID] enabled = false`."""
+        off = set(self.disabled)
+        return off | {i for i, o in self.experiments.items() if isinstance(o, dict) and o.get("enabled") is False}
 
     def resolve(self, path: Path) -> Path:
         """A project path (relative to the config file's folder) as an absolute one."""

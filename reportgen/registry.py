@@ -111,8 +111,8 @@ class Experiment:
                 value = lookup(value.experiment, value.param)
             resolved[name] = value
         for name, value in (overrides or {}).items():
-            if name == "title":
-                continue  # a display setting, applied by load_experiments
+            if name in ("title", "enabled"):
+                continue  # display and selection settings, applied by load_experiments
             if name not in resolved:
                 close = difflib.get_close_matches(name, list(resolved), n=3)
                 known = ", ".join(close or sorted(resolved)) or "none"
@@ -297,9 +297,36 @@ def load_experiments(config: Any = None) -> dict[str, Experiment]:
                 if not isinstance(title, str) or not title.strip():
                     raise ReportgenError(f"{config.source}: [experiments.{exp_id}] title: expected text", exit_code=2)
                 registry[exp_id] = dataclasses.replace(registry[exp_id], title=title)
+        registry = _without_disabled(config, registry)
     for exp in registry.values():
         exp.needs = _expand_needs(exp, registry)
     return registry
+
+
+def _without_disabled(config: Any, registry: dict[str, Experiment]) -> dict[str, Experiment]:
+    """The registry less the experiments the config switches off; an experiment that reads (or takes
+    a parameter from) a switched-off one is an error naming both."""
+    where = config.source.name
+    for exp_id, overrides in config.experiments.items():
+        if isinstance(overrides, dict) and not isinstance(overrides.get("enabled", True), bool):
+            raise ReportgenError(f"{where}: [experiments.{exp_id}] enabled: expected true or false", exit_code=2)
+    off = config.disabled_ids()
+    for exp_id in sorted(off):
+        if exp_id not in registry:
+            close = difflib.get_close_matches(exp_id, list(registry), n=3)
+            raise ReportgenError(f"{where}: cannot disable '{exp_id}': no such experiment",
+                                 f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids", 2)
+    kept = {i: e for i, e in registry.items() if i not in off}
+    for exp in kept.values():
+        used = [n for n in exp.needs if n in off]
+        used += [v.experiment for v in exp.params.values() if isinstance(v, Linked) and v.experiment in off]
+        if used:
+            raise ReportgenError(
+                f"{where}: '{exp.id}' reads '{used[0]}', which the config disables",
+                f"disable '{exp.id}' too, or enable '{used[0]}'",
+                2,
+            )
+    return kept
 
 
 def _expand_needs(exp: Experiment, registry: dict[str, Experiment]) -> tuple[str, ...]:
@@ -328,9 +355,22 @@ def parse_tasks(spec: str) -> list[int]:
     return sorted(set(chosen))
 
 
-def select(registry: dict[str, Experiment], tasks: list[int]) -> list[Experiment]:
-    """The experiments of `tasks` plus whatever they need, in registration order."""
-    chosen = {e.id for e in registry.values() if e.task in tasks}
+def parse_ids(spec: str, registry: dict[str, Experiment]) -> list[str]:
+    """'t2-optimizers,theory' -> ids in the registry; an unknown one names the closest ids."""
+    ids = [part.strip() for part in spec.split(",") if part.strip()]
+    if not ids:
+        raise ReportgenError("no experiment given", "see 'reportgen list' for the ids", 2)
+    for exp_id in ids:
+        if exp_id not in registry:
+            close = difflib.get_close_matches(exp_id, list(registry), n=3)
+            raise ReportgenError(f"unknown experiment '{exp_id}'",
+                                 f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids", 2)
+    return list(dict.fromkeys(ids))
+
+
+def select(registry: dict[str, Experiment], tasks: list[int], ids: list[str] | None = None) -> list[Experiment]:
+    """The experiments of `tasks` (or just `ids`) plus whatever they need, in registration order."""
+    chosen = set(ids) if ids is not None else {e.id for e in registry.values() if e.task in tasks}
     stack = list(chosen)
     while stack:
         exp_id = stack.pop()

@@ -254,7 +254,7 @@ def _check_overrides(config: Config, registry: dict[str, Experiment]) -> None:
     import difflib
 
     for exp_id in config.experiments:
-        if exp_id not in registry:
+        if exp_id not in registry and exp_id not in config.disabled_ids():
             close = difflib.get_close_matches(exp_id, list(registry), n=3)
             hint = f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids"
             raise ReportgenError(f"{config.source.name}: [experiments.{exp_id}] names no experiment", hint, 2)

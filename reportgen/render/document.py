@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from reportgen.render.html import (
     stylesheets,
     write_atomic,
 )
+from reportgen.render.budget import Layout, deck_layout, outline_spans
 from reportgen.render.pdf import html_to_pdf
 
 DELIVERABLES = {"deck": "deck.html.j2", "report": "report.html.j2"}
@@ -33,6 +34,7 @@ class Written:
     path: Path
     pages: int = 0
     reused: bool = False
+    outline: list = field(default_factory=list)  # PDF headings: (level, title, first page)
 
 
 def _pdf(html_path: Path, html: str, css: dict[str, bytes], extra: list[Path]) -> Written:
@@ -48,12 +50,12 @@ def _pdf(html_path: Path, html: str, css: dict[str, bytes], extra: list[Path]) -
     try:
         stamp = json.loads(stamp_path.read_text())
         if stamp["source"] == source and pdf_path.exists():
-            return Written(pdf_path, stamp["pages"], reused=True)
-    except (OSError, ValueError, KeyError):
+            return Written(pdf_path, stamp["pages"], reused=True, outline=[tuple(o) for o in stamp.get("outline", [])])
+    except (OSError, ValueError, KeyError, TypeError):
         pass
-    pages = html_to_pdf(html_path, pdf_path)
-    write_atomic(stamp_path, json.dumps({"source": source, "pages": pages}))
-    return Written(pdf_path, pages)
+    pages, outline = html_to_pdf(html_path, pdf_path)
+    write_atomic(stamp_path, json.dumps({"source": source, "pages": pages, "outline": outline}))
+    return Written(pdf_path, pages, outline=outline)
 
 
 def _logo(config: Config, out: Path, written: set[Path]) -> str:
@@ -70,9 +72,45 @@ def _logo(config: Config, out: Path, written: set[Path]) -> str:
     return f"assets/{target.name}"
 
 
-def arrange_deck(parts: list, show: list) -> list:
-    """The task parts for the deck as `show` lists them (tasks by number or name, experiments by
-    id, in that order); everything, in task order, when `show` is empty."""
+def layouts(out: Path, written: list[Written]) -> dict[str, Layout]:
+    """How long each rendered deliverable is (slides of the deck, pages of the report) and where
+    the room goes: slides per task, pages per experiment."""
+    found: dict[str, Layout] = {}
+    pdfs = {w.path.stem: w for w in written if w.path.suffix == ".pdf"}
+    deck_html = out / "deck.html"
+    if any(w.path.stem == "deck" for w in written) and deck_html.is_file():
+        found["deck"] = deck_layout(deck_html.read_text(encoding="utf-8"), pdfs["deck"].pages if "deck" in pdfs else 0)
+    if "report" in pdfs:
+        report = pdfs["report"]
+        found["report"] = Layout(report.pages, "pages", outline_spans(report.outline, report.pages, level=2))
+    return found
+
+
+def name_parts(parts: list, config: Config) -> None:
+    """Gives each task part the course's label and title (`[tasks.N]`, by number or name)."""
+    for part in parts:
+        own = config.tasks.get(str(part.number)) or config.tasks.get(part.slug)
+        part.label = (own.label if own and own.label else f"Task {part.number}")
+        part.short = part.label.split()[-1] if own and own.label else str(part.number)
+        if own and own.title:
+            part.title = own.title
+
+
+def number_items(parts: list) -> None:
+    """Numbers the figures and tables as the report shows them: "Figure A.2", "Table 1.3"."""
+    for part in parts:
+        counters: dict[str, int] = {}
+        for block in part.blocks:
+            for item in block.items:
+                if item.shown:
+                    label = "Table" if item.kind == "table" else "Figure"
+                    counters[label] = counters.get(label, 0) + 1
+                    item.number = f"{label} {part.short}.{counters[label]}"
+
+
+def arrange(parts: list, show: list) -> list:
+    """The task parts as `show` lists them (tasks by number or name, experiments by id, in that
+    order); everything, in task order, when `show` is empty."""
     if not show:
         return parts
     import copy
@@ -121,6 +159,7 @@ def render_all(
     theme = config.resolve(config.theme) if config.theme else None
     written: set[Path] = set()
     parts = build_parts(experiments, entries, out, stale or set(), written)
+    name_parts(parts, config)
     images: list[Path] = []
     if writeup is not None:
         writeup.attach(parts)
@@ -128,6 +167,8 @@ def render_all(
     provs = [entry.provenance for entry in entries.values()]
     datasets = sorted({p.get("dataset", "") for p in provs if p.get("dataset")})
     notices = sorted({p.get(k, "") for p in provs for k in ("dataset_notice", "dataset_skipped") if p.get(k)})
+    report_parts = arrange(parts, config.report.show)
+    number_items(report_parts)
     context = {
         "config": config,
         "parts": parts,
@@ -139,7 +180,8 @@ def render_all(
         "logo": _logo(config, out, written),
         "talk": config.deck.mode == "talk",
         "verification": verification,
-        "deck_parts": arrange_deck(parts, config.deck.show),
+        "deck_parts": arrange(parts, config.deck.show),
+        "report_parts": report_parts,
         # The newest result's time, not the clock: the same results give the same HTML (and PDF).
         "computed": max((p.get("finished", "") for p in provs), default="")[:16].replace("T", " "),
     }

@@ -121,6 +121,8 @@ class TaskPart:
     title: str
     blocks: list[Block]
     writeup: Any = None  # the student's Markdown for this task, if any
+    label: str = ""  # what heads its slides: "Task 1", or the course's own "Part A"
+    short: str = ""  # what numbers its sections and figures: "1", or "A"
 
     @property
     def talk_blocks(self) -> list[Block]:
