@@ -55,16 +55,30 @@ seed = 0                    # the same seed gives the same numbers
 # builtin_variants = true           # false: your Task 1 variants ([variants.NAME] below)
                                     # instead of ours
 
+# disabled = ["t2-l2", "occlusion"]  # experiments neither run nor shown (ids: `reportgen list`)
+
 # Tables ([name]) come last: a key under a table header belongs to that table.
 
 # --- The deck: a 12-minute talk (+ 3 for questions) -----------------------------------------
-# The report always holds everything; the deck holds about one slide per experiment.
+# The deck holds about one slide per experiment.
 # [deck]
 # mode = "talk"             # talk: one slide per experiment | full: a slide per table and figure
 # show = [1, "arch-baseline", "arch-comparison", 2]
 #                           # tasks (number or name) and experiment ids on slides, in this order;
 #                           # default: every task and experiment that was built
 # appendix = false          # true: the experiments left out of the talk as slides at the end
+# dividers = true           # false: no divider slide before each task
+# max_slides = 14           # your course's limit: a longer deck warns (fails with --strict)
+
+# --- The report: everything by default --------------------------------------------------------
+# [report]
+# show = [1, "t2-optimizers", 3]    # what it holds, in this order
+# max_pages = 12            # your course's limit: a longer report warns, naming its longest sections
+
+# --- Your course's names for the tasks --------------------------------------------------------
+# [tasks.1]                 # by number or name (architecture, training, visualisation, ...)
+# label = "Part A"          # heads its slides, numbers its sections and figures (A.1, Figure A.2)
+# title = "Architecture"
 
 # --- Task 1: your own architecture variants, without Python ---------------------------------
 # Each [variants.NAME] is trained like the built-in variants and joins the comparison table
