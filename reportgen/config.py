@@ -47,6 +47,8 @@ class DeckConfig(BaseModel):
     show: list[str | int] = Field(default_factory=list)
     # Experiments left out of the talk (per-layer tables, single variants) as slides at the end.
     appendix: bool = False
+    # The talk's length: the speaker view counts down from it.
+    minutes: float = Field(default=12, gt=0, le=600)
 
 
 class VariantConfig(BaseModel):
