@@ -262,6 +262,9 @@ def test_keys_move_between_slides_and_the_address_follows(browser, deck_url):
     assert shown == 7
     page.click("section.slide >> nth=2")
     assert _current(page) == 3
+    page.emulate_media(media="print")  # printing from the browser still gives every slide a page
+    printed = page.eval_on_selector_all("body > *", "s => s.filter(e => getComputedStyle(e).display !== 'none').map(e => e.tagName)")
+    assert printed == ["SECTION"] * 7
     page.close()
 
 
@@ -301,3 +304,33 @@ def test_the_speaker_view_shows_the_current_slides_notes_in_step(browser, deck_u
     page.wait_for_function("location.hash === '#/6'")
     speaker.close()
     page.close()
+
+
+def test_the_deck_presents_through_serve_with_its_reload_script(browser, deck_url):
+    import threading
+    from urllib.parse import urlsplit
+
+    from reportgen.render.serve import make_server
+
+    server = make_server(Path(urlsplit(deck_url).path).parent, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/deck.html"
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(base + "#/3")
+        assert "/__version" in page.content()  # serve's reload script is there beside ours
+        assert _current(page) == 3
+        page.keyboard.press("ArrowRight")
+        assert _current(page) == 4 and page.evaluate("location.hash") == "#/4"
+        with page.expect_popup() as opened:
+            page.keyboard.press("S")
+        speaker = opened.value
+        speaker.wait_for_function("document.querySelector('.rg-notes') && document.querySelector('.rg-position').textContent === 'Slide 4 / 7'")
+        assert urlsplit(speaker.url).query == "speaker"
+        speaker.keyboard.press("ArrowRight")
+        page.wait_for_function("location.hash === '#/5'")
+        speaker.close()
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
