@@ -123,6 +123,18 @@ def test_live_numbers_in_notes_are_resolved(tmp_path):
     assert place is not None and str(place.slides[0].notes) == '<p>Say <span class="ref">88.48%</span>.</p>\n'
 
 
+def test_the_init_example_shows_the_notes_syntax(tmp_path):
+    from reportgen.scaffold import INTRO as EXAMPLE
+
+    metrics = [Metric(title="test accuracy", value=0.9, fmt="{:.2%}"), Metric(title="parameters", value=1000)]
+    (tmp_path / "writeup").mkdir()
+    (tmp_path / "writeup" / "intro.md").write_text(EXAMPLE)
+    place = load_writeup(tmp_path / "writeup", {"arch-baseline": (Section(title="b", items=metrics), False)}).intro
+    assert place is not None and "::: notes" in EXAMPLE
+    assert [bool(s.notes) for s in place.slides] == [False, True]
+    assert "numbers come from" in place.slides[1].notes and "numbers come from" not in place.html
+
+
 def test_deck_minutes_is_configurable_and_checked(tmp_path):
     assert Config().deck.minutes == 12
     config = _project(tmp_path)
