@@ -269,6 +269,10 @@ def test_keys_move_between_slides_and_the_address_follows(browser, deck_url):
     assert page.eval_on_selector(".rg-blank-screen", "e => getComputedStyle(e).display") == "block"
     page.keyboard.press(".")
     assert page.eval_on_selector(".rg-blank-screen", "e => getComputedStyle(e).display") == "none"
+    page.keyboard.press("f")
+    page.wait_for_function("document.fullscreenElement === document.documentElement")
+    page.keyboard.press("F")
+    page.wait_for_function("document.fullscreenElement === null")
     page.keyboard.press("o")  # the overview: every slide, as the page scrolls without the script
     shown = page.eval_on_selector_all("section.slide", "s => s.filter(e => getComputedStyle(e).display !== 'none').length")
     assert shown == 7

@@ -62,6 +62,7 @@
     var hash = "#/" + (state.index + 1);
     if (location.hash !== hash) history.replaceState(null, "", hash);
     if (speaker) updateSpeaker();
+    if (root.getAttribute("data-view") === "overview") slides[state.index].scrollIntoView({ block: "nearest" });
     if (!remote) send({ type: "state", index: state.index, blank: state.blank });
   }
 
