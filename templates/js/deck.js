@@ -121,7 +121,7 @@
     ui.goto.textContent = text;
     ui.goto.classList.add("shown");
     clearTimeout(flash.timer);
-    flash.timer = setTimeout(function () { ui.goto.classList.remove("shown"); }, 4000);
+    flash.timer = setTimeout(function () { ui.goto.classList.remove("shown"); typed = ""; }, 4000);
   }
 
   var NEXT = [" ", "ArrowRight", "ArrowDown", "PageDown", "n", "N"];
@@ -167,11 +167,12 @@
     var reset = element("button", "", bar, "restart");
     ui.blanked = element("span", "rg-blanked", bar, "screen blanked (B)");
     pause.addEventListener("click", function () {
+      pause.blur(); // keys go back to the slides, not to the button
       if (pausedAt === null) { pausedAt = Date.now(); pause.textContent = "resume"; }
       else { started += Date.now() - pausedAt; pausedAt = null; pause.textContent = "pause"; }
       tick();
     });
-    reset.addEventListener("click", function () { started = Date.now(); if (pausedAt !== null) pausedAt = started; tick(); });
+    reset.addEventListener("click", function () { reset.blur(); started = Date.now(); if (pausedAt !== null) pausedAt = started; tick(); });
     element("div", "rg-label rg-label-current", panel, "Current slide");
     element("div", "rg-label rg-label-next", panel, "Next");
     ui.end = element("div", "rg-end", panel, "End of the deck");
