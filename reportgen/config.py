@@ -51,6 +51,8 @@ class DeckConfig(BaseModel):
     dividers: bool = True
     # The course's limit on slides: a build over it warns (fails with --strict).
     max_slides: int | None = Field(default=None, ge=1)
+    # The talk's length: the speaker view counts down from it.
+    minutes: float = Field(default=12, gt=0, le=600)
 
 
 class ReportConfig(BaseModel):

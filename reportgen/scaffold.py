@@ -69,6 +69,7 @@ seed = 0                    # the same seed gives the same numbers
 # appendix = false          # true: the experiments left out of the talk as slides at the end
 # dividers = true           # false: no divider slide before each task
 # max_slides = 14           # your course's limit: a longer deck warns (fails with --strict)
+# minutes = 12              # the talk's length: the speaker view (S in deck.html) counts down from it
 
 # --- The report: everything by default --------------------------------------------------------
 # [report]
@@ -119,6 +120,10 @@ This README is ignored; any other name is an error that lists the allowed ones.
 **Slides.** A rule, `---` on a line of its own with a blank line above it, starts a new
 slide. A slide's first heading is its title. The report shows the slides one after another.
 
+**Speaker notes.** A block between `::: notes` and `:::` is the notes of the slide it is in:
+shown in the deck's speaker view (press S in `output/deck.html`), never on the slide, in the
+report or in a PDF. In `<experiment id>.md` the first slide's notes go with the result slide.
+
 **Live numbers.** `{{ arch-baseline.test accuracy }}` writes the stored value, formatted as in
 the tables (e.g. 88.48 %); `{{ arch-wider.test accuracy - arch-baseline.test accuracy }}`
 writes the difference (e.g. +0.71 points). The part before the dot is an experiment id, the
@@ -146,6 +151,10 @@ parameters and training time.
 
 Every number in these slides is read from a stored result: change a setting, rebuild, and the
 text follows.
+
+::: notes
+Say where the numbers come from before showing any of them.
+:::
 """
 
 TASK1 = """\

@@ -18,6 +18,11 @@ heading is its title. The report shows all slides of a file one after another, w
 Headings are moved under the deliverable's own: in the report `#` becomes a sub-heading of the
 introduction, task or experiment it belongs to.
 
+Speaker notes: a `::: notes` block (pandoc's convention) anywhere in a slide's text, closed by
+`:::`, is that slide's notes: shown in the deck's speaker view, never on the slide, in the report
+or in a PDF. Markdown and live numbers work inside it. In `<experiment id>.md` the notes of the
+first slide belong to the experiment's result slide.
+
 Live numbers: a stored result's value is written between double braces,
 
     The baseline reaches {{ arch-baseline.test accuracy }} on the test set.
@@ -67,6 +72,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markupsafe import Markup, escape
+from mdit_py_plugins.container import container_plugin
 
 from reportgen.errors import ReportgenError
 from reportgen.registry import TASKS
@@ -95,6 +101,7 @@ MISSING_TEXT = "[missing result]"
 # <h2>; the student's headings go below those.
 REPORT_SHIFT = {"intro": 1, "task": 1, "experiment": 2, "conclusions": 1}
 SLIDE_SHIFT = 2
+NOTES = "notes"  # the name of a speaker-notes block: `::: notes`
 
 
 class PlaceKind(StrEnum):
@@ -107,16 +114,18 @@ class PlaceKind(StrEnum):
 
 
 class TextSlide(NamedTuple):
-    """One slide of the student's text: (title, html).
+    """One slide of the student's text: (title, html, notes).
 
     Attributes:
         title: the slide's first heading as HTML (live numbers included); empty when the slide
             has no heading: the template then shows its place's title.
-        html: the rest of the slide.
+        html: the rest of the slide, without its notes.
+        notes: the slide's `::: notes` blocks as HTML, for the speaker view; empty without.
     """
 
     title: Markup
     html: Markup
+    notes: Markup = Markup("")
 
 
 @dataclass(frozen=True)
@@ -345,6 +354,7 @@ def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
     md.inline.ruler.after("backticks", "live_ref", _live_ref_rule)
     md.add_render_rule("live_ref", _render_live_ref)
+    md.use(container_plugin, name=NOTES)  # `::: notes` ... `:::`, see _take_notes
     return md
 
 
@@ -376,13 +386,14 @@ def _render(env: _Env, kind: PlaceKind, key: int | str | None) -> Place:
             _resolve_inline(token, env)
         if token.type in ("heading_open", "heading_close"):
             token.meta["level"] = int(token.tag[1])  # as written; each rendering shifts it
-    chunks = _split_slides(tokens)
-    report = "".join(_html(md, chunk, REPORT_SHIFT[kind]) for chunk in chunks)
+    chunks = [_take_notes(chunk) for chunk in _split_slides(tokens)]
+    report = "".join(_html(md, chunk, REPORT_SHIFT[kind]) for chunk, _ in chunks)
     slides = []
-    for chunk in chunks:
+    for chunk, notes in chunks:
         heading, body = _take_title(chunk)
         title = md.renderer.renderInline(heading.children or [], md.options, {}) if heading else ""
-        slides.append(TextSlide(Markup(title), Markup(_html(md, body, SLIDE_SHIFT))))
+        html, notes_html = _html(md, body, SLIDE_SHIFT), _html(md, notes, SLIDE_SHIFT)
+        slides.append(TextSlide(Markup(title), Markup(html), Markup(notes_html)))
     return Place(
         file=env.shown,
         kind=kind,
@@ -417,6 +428,21 @@ def _split_slides(tokens: list[Token]) -> list[list[Token]]:
         else:
             chunks[-1].append(token)
     return [chunk for chunk in chunks if chunk]
+
+
+def _take_notes(chunk: list[Token]) -> tuple[list[Token], list[Token]]:
+    """Splits a slide into its text and the contents of its `::: notes` blocks (at any depth)."""
+    text: list[Token] = []
+    notes: list[Token] = []
+    depth = 0  # how many notes blocks the current token lies in
+    for token in chunk:
+        if token.type == f"container_{NOTES}_open":
+            depth += 1
+        elif token.type == f"container_{NOTES}_close":
+            depth -= 1
+        else:
+            (notes if depth else text).append(token)
+    return text, notes
 
 
 def _take_title(chunk: list[Token]) -> tuple[Token | None, list[Token]]:

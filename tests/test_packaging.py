@@ -22,6 +22,7 @@ def test_wheel_install_renders_from_its_own_templates(built, tmp_path):
                    check=True, capture_output=True, timeout=600)  # fmt: skip
     assert (target / "reportgen" / "templates" / "deck.html.j2").is_file()
     assert (target / "reportgen" / "templates" / "css" / "deck.css").is_file()
+    assert (target / "reportgen" / "templates" / "js" / "deck.js").is_file()  # the deck's presenting script
 
     project = tmp_path / "project"
     shutil.copytree(built["root"], project, ignore=shutil.ignore_patterns("output", "rendered"))
@@ -37,3 +38,4 @@ def test_wheel_install_renders_from_its_own_templates(built, tmp_path):
     assert "exit 0" in lines, result.stdout + result.stderr
     assert (project / "output" / "deck.pdf").stat().st_size > 1000
     assert "Test deck" in (project / "output" / "deck.html").read_text()
+    assert (project / "output" / "assets" / "deck.js").is_file()

@@ -174,8 +174,8 @@ def test_an_experiments_headings_sit_below_its_own_heading_in_the_report(tmp_pat
         "arch-baseline"
     )
     assert "<h3>Our baseline</h3>" in place.html
-    title, body = place.slides[0]  # a slide is a (title, html) pair
-    assert (str(title), text(body)) == ("Our baseline", "text")
+    title, body, notes = place.slides[0]  # a slide is a (title, html, notes) triple
+    assert (str(title), text(body), str(notes)) == ("Our baseline", "text", "")
 
 
 def test_raw_html_is_shown_as_text(tmp_path):

@@ -210,9 +210,18 @@ def stylesheets(theme: Path | None = None) -> dict[str, bytes]:
     return sheets
 
 
+def scripts(theme: Path | None = None) -> dict[str, bytes]:
+    """The package's JavaScript (the deck's presenting script), each replaceable by the theme's
+    file of the same name under theme/js/. The PDF ignores them."""
+    found = {js.name: js.read_bytes() for js in sorted((TEMPLATES / "js").glob("*.js"))}
+    if theme and (theme / "js").is_dir():
+        found.update({js.name: js.read_bytes() for js in sorted((theme / "js").glob("*.js"))})
+    return found
+
+
 def copy_static(out: Path, theme: Path | None = None, written: set[Path] | None = None) -> None:
-    """Stylesheets next to the HTML so the files open on their own in a browser."""
-    for name, data in stylesheets(theme).items():
+    """Stylesheets and scripts next to the HTML so the files open on their own in a browser."""
+    for name, data in {**stylesheets(theme), **scripts(theme)}.items():
         path = out / "assets" / name
         if not path.exists() or path.read_bytes() != data:
             write_atomic(path, data)
