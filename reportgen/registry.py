@@ -139,11 +139,15 @@ def _coerce(source: str, exp_id: str, name: str, default: Any, value: Any) -> An
         ok = isinstance(value, list) and all(
             isinstance(v, type(item)) or (isinstance(item, float) and isinstance(v, int)) for v in value
         )
+    elif isinstance(default, list) and "image" in name:
+        # An empty default says nothing about its items; an image list holds file paths.
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     else:
         ok = isinstance(value, type(default)) and not isinstance(value, bool)
     if not ok:
+        expected = "a list of image file paths (text)" if default == [] and "image" in name else _type_name(default)
         raise ReportgenError(
-            f"{source}: [experiments.{exp_id}] {name}: expected {_type_name(default)}, got {value!r}",
+            f"{source}: [experiments.{exp_id}] {name}: expected {expected}, got {value!r}",
             exit_code=2,
         )
     return value
@@ -188,13 +192,14 @@ def experiment(
         raise ValueError(f"unknown task {task}")
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if id in _REGISTRY and _REGISTRY[id].fn.__qualname__ != fn.__qualname__:
+        module = sys.modules.get(fn.__module__) or importlib.import_module(fn.__module__)
+        previous = _REGISTRY.get(id)
+        if previous is not None and _clashes(previous, fn):
             raise ReportgenError(
-                f"experiment id '{id}' is registered twice ({_REGISTRY[id].module} and {fn.__module__})",
+                f"experiment id '{id}' is registered twice: in {previous.source_file} and in {module.__file__}",
                 "give one of them another id",
                 2,
             )
-        module = sys.modules.get(fn.__module__) or importlib.import_module(fn.__module__)
         _REGISTRY[id] = Experiment(
             id=id,
             task=task,
@@ -212,6 +217,18 @@ def experiment(
         return fn
 
     return register
+
+
+def _clashes(previous: Experiment, fn: Callable[..., Any]) -> bool:
+    """Whether registering `fn` would silently replace another experiment with the same id.
+
+    The same module run again (a reload, or another project's file of the same name after a
+    switch of project) replaces its own entry; two modules that are both loaded, or two
+    functions of one module, may not share an id.
+    """
+    if previous.module != fn.__module__:
+        return previous.module in sys.modules
+    return previous.fn.__qualname__ != fn.__qualname__
 
 
 def _builtin_modules() -> list[Any]:
@@ -240,10 +257,14 @@ def _project_modules(folder: Path) -> list[Any]:
         package.__path__ = [str(folder)]  # type: ignore[attr-defined]
         sys.modules[PROJECT_MODULES] = package
     modules = []
+    names: dict[str, Path] = {}
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_"):
             continue
         name = f"{PROJECT_MODULES}.{path.stem.replace('-', '_')}"
+        if name in names:
+            raise ReportgenError(f"{names[name]} and {path} load as the same module '{name}'", "rename one of them", 2)
+        names[name] = path
         if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
             modules.append(sys.modules[name])
             continue
@@ -257,15 +278,33 @@ def _project_modules(folder: Path) -> list[Any]:
         except ReportgenError:
             del sys.modules[name]
             raise
-        except Exception as exc:  # the student's code: say where, not a traceback
+        except (Exception, SystemExit) as exc:  # the student's code: say where, not a traceback
             del sys.modules[name]
-            raise ReportgenError(
-                f"{path}: cannot be loaded: {type(exc).__name__}: {exc}",
-                "fix the file, or run with --debug for the traceback",
-                2,
-            ) from exc
+            raise _load_failed(path, exc) from exc
         modules.append(module)
     return modules
+
+
+def _load_failed(path: Path, exc: BaseException) -> ReportgenError:
+    """One line for a project module that raised or exited while being imported."""
+    from reportgen.blame import innermost_in
+
+    where = innermost_in(exc.__traceback__, path.parent)
+    if isinstance(exc, SyntaxError) and exc.lineno:  # raised by the compiler, not from a frame of the file
+        where = (Path(exc.filename or path), exc.lineno)
+    place = f"{where[0]}:{where[1]}" if where else str(path)
+    if isinstance(exc, SystemExit):
+        return ReportgenError(
+            f"{place}: the project's module exits the interpreter while being loaded (SystemExit {exc.code!r})",
+            "a module in experiments/ is imported to find its experiments: put a sys.exit() under "
+            "`if __name__ == \"__main__\":` or remove it",
+            2,
+        )
+    return ReportgenError(
+        f"{place}: the project's module cannot be loaded: {type(exc).__name__}: {exc}",
+        "fix the file (this is the project's own code), or run with --debug for the traceback",
+        2,
+    )
 
 
 def load_experiments(config: Any = None) -> dict[str, Experiment]:
