@@ -79,6 +79,11 @@ def test_item7_chinese_and_emoji_title_embeds_cjk_and_emoji_fonts(project):
     assert "DejaVu-Sans" in fonts, fonts  # the Latin text keeps its font
     text = subprocess.run(["pdftotext", str(project / "output" / "deck.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     assert "深度学习课程报告" in text
+    # Latin text and digits (the date, counts) stay in DejaVu: no fallback font is pulled in.
+    (project / "reportgen.toml").write_text(CONFIG)
+    assert invoke("render", "--task", "1", "--partial", "--only", "deck", "--format", "pdf").exit_code == 0
+    plain = subprocess.run(["pdffonts", str(project / "output" / "deck.pdf")], capture_output=True, text=True, check=True).stdout
+    assert "DejaVu-Sans" in plain and "Noto" not in plain, plain
 
 
 # --- item 8: the logo is the project's own picture ---------------------------------------------
