@@ -146,16 +146,24 @@ def test_item9_writeup_svg_cannot_embed_a_file_from_outside_the_project(project,
     """Item 9: an SVG of the write-up that links a picture outside the project: the PDF leaves it
     out, while the same SVG's link to a picture inside the project is embedded."""
     secret = png(elsewhere / "secret.png", size=(37, 23))
+    deeper = png(elsewhere / "deeper.png", size=(29, 31))
     inside = png(project / "writeup" / "figures" / "ok.png", size=(41, 19))
-    (project / "writeup" / "figures" / "diagram.svg").write_text(_svg_linking(secret.as_uri(), inside.resolve().as_uri()))
+    nested = project / "writeup" / "figures" / "nested.svg"  # one level down: an SVG of the project linking out
+    nested.write_text(_svg_linking(deeper.as_uri()))
+    (project / "writeup" / "figures" / "diagram.svg").write_text(
+        _svg_linking(secret.as_uri(), inside.resolve().as_uri(), nested.resolve().as_uri())
+    )
     (project / "writeup" / "intro.md").write_text("A diagram.\n\n![diagram](figures/diagram.svg)\n")
     store_theory(project)
     result = invoke("render", "--task", "1", "--partial", "--only", "report", "--format", "pdf")
     assert result.exit_code == 0, result.output
+    for refused in (secret, deeper):  # asked for (WeasyPrint follows links at any depth), refused, and said
+        assert f"report.pdf: left out {refused.as_uri()}" in result.output, result.output
     listing = subprocess.run(["pdfimages", "-list", str(project / "output" / "report.pdf")], capture_output=True, text=True, check=True).stdout
     sizes = {tuple(int(v) for v in line.split()[3:5]) for line in listing.splitlines()[2:]}
     assert (41, 19) in sizes, listing  # the project's own picture, through the SVG
     assert (37, 23) not in sizes, listing  # the outside file never reaches the PDF
+    assert (29, 31) not in sizes, listing  # nor one linked by an SVG the first SVG links
 
 
 def test_item9_fetcher_reads_only_the_allowed_folders(tmp_path, elsewhere):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from reportgen.render.html import package_templates, write_atomic
@@ -26,6 +27,8 @@ def html_to_pdf(html_path: Path, pdf_path: Path, project: Path | None = None) ->
     fetcher = LocalOnlyFetcher(roots)
     document = weasyprint.HTML(filename=str(html_path), base_url=str(html_path.parent), url_fetcher=fetcher).render()
     write_atomic(pdf_path, document.write_pdf())
+    for url in dict.fromkeys(fetcher.refused):  # once each, beside the CLI's other warnings: a picture went missing
+        print(f"  ! {pdf_path.name}: left out {url} (not a file of the project)", file=sys.stderr)
     return len(document.pages), _flatten(document.make_bookmark_tree())
 
 
