@@ -45,10 +45,16 @@ def check_picture(value: Path, project: Path, key: str, source: Path) -> Path:
             f"use {', '.join(t.lstrip('.') for t in IMAGE_TYPES)}",
             2,
         )
-    problem = _svg_problem(path) if path.suffix.lower() == ".svg" else _raster_problem(path)
+    problem = picture_problem(path)
     if problem:
         raise ReportgenError(f"{where} {problem}", "use a PNG, JPEG or SVG picture", 2)
     return path
+
+
+def picture_problem(path: Path) -> str:
+    """What is wrong with the image file `path` ('is not an SVG picture ...', 'is too large to
+    decode safely ...'), or '' when a renderer can draw it."""
+    return _svg_problem(path) if path.suffix.lower() == ".svg" else _raster_problem(path)
 
 
 def _svg_problem(path: Path) -> str:

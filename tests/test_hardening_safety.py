@@ -256,6 +256,22 @@ def test_item11_a_decompression_bomb_image_is_one_line_naming_file_and_experimen
     assert "experiment 'mine'" in line and "huge.png" in line and "too large" in line
 
 
+@pytest.mark.parametrize(("make", "words"), [(bomb_png, "too large to decode safely"),
+                                             (lambda p: p.write_text("not a picture") and p, "cannot be read as an image")],
+                         ids=["bomb", "not-an-image"])  # fmt: skip
+def test_item11_a_broken_writeup_picture_is_named_not_silently_dropped(project, make, words):
+    """Item 11: a decompression bomb (or a file that is no image) in the write-up: file, line and
+    picture named, exit 2 (the PDF renderer used to leave it out without a word)."""
+    (project / "writeup" / "figures").mkdir(parents=True)
+    make(project / "writeup" / "figures" / "huge.png")
+    (project / "writeup" / "intro.md").write_text("Intro.\n\n![big](figures/huge.png)\n")
+    store_theory(project)
+    result = invoke("render", "--task", "1", "--partial", "--only", "deck", "--format", "html")
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result.output)
+    assert "writeup/intro.md:3" in line and "figures/huge.png" in line and words in line
+
+
 def test_item11_image_parameter_of_the_wrong_type_fails_the_parameter_check(project):
     """Item 11: `images = [1, 2]` is refused when planning, naming the key, not at run time."""
     (project / "reportgen.toml").write_text(CONFIG + "[experiments.t3-gradcam]\nimages = [1, 2]\n")
