@@ -195,8 +195,11 @@ def experiment(
         module = sys.modules.get(fn.__module__) or importlib.import_module(fn.__module__)
         previous = _REGISTRY.get(id)
         if previous is not None and _clashes(previous, fn):
+            from reportgen.blame import shown
+
+            first, second = (shown(Path(f), Path.cwd()) for f in (previous.source_file, module.__file__ or fn.__module__))
             raise ReportgenError(
-                f"experiment id '{id}' is registered twice: in {previous.source_file} and in {module.__file__}",
+                f"experiment id '{id}' is registered twice: in {first} and in {second}",
                 "give one of them another id",
                 2,
             )
@@ -287,12 +290,12 @@ def _project_modules(folder: Path) -> list[Any]:
 
 def _load_failed(path: Path, exc: BaseException) -> ReportgenError:
     """One line for a project module that raised or exited while being imported."""
-    from reportgen.blame import innermost_in
+    from reportgen.blame import innermost_in, shown
 
     where = innermost_in(exc.__traceback__, path.parent)
     if isinstance(exc, SyntaxError) and exc.lineno:  # raised by the compiler, not from a frame of the file
         where = (Path(exc.filename or path), exc.lineno)
-    place = f"{where[0]}:{where[1]}" if where else str(path)
+    place = f"{shown(where[0], Path.cwd())}:{where[1]}" if where else shown(path, Path.cwd())
     if isinstance(exc, SystemExit):
         return ReportgenError(
             f"{place}: the project's module exits the interpreter while being loaded (SystemExit {exc.code!r})",
