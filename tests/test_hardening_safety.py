@@ -208,9 +208,16 @@ def project_experiment(root: Path, body: str, name: str = "mine") -> Path:
 
 
 @pytest.fixture
-def only_mine(monkeypatch):
-    """Commands select just the project's experiment 'mine' (no built-in one trains)."""
+def own_registry(monkeypatch):
+    """The project's registrations go into a copy of the registry, dropped after the test (the
+    built-in experiments are imported first, so the copy and the original both hold them)."""
+    registry.load_experiments()
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+@pytest.fixture
+def only_mine(own_registry, monkeypatch):
+    """Commands select just the project's experiment 'mine' (no built-in one trains)."""
     monkeypatch.setattr(registry, "select", lambda found, tasks: [found["mine"]])
 
 
@@ -323,10 +330,9 @@ def test_item11_a_builtin_experiment_failing_stays_an_internal_error():
 # --- item 12: clashing ids and modules that exit --------------------------------------------------
 
 
-def test_item12_two_project_modules_with_the_same_id_name_both_files(project, monkeypatch):
+def test_item12_two_project_modules_with_the_same_id_name_both_files(project, own_registry):
     """Item 12: two project files registering the same id with the same function name: one line
     naming both files, exit 2 (the second used to replace the first silently)."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     project_experiment(project, "return None\n", name="first")
     project_experiment(project, "return None\n", name="second")
     result = invoke("list")
@@ -335,10 +341,9 @@ def test_item12_two_project_modules_with_the_same_id_name_both_files(project, mo
     assert "'mine'" in line and "first.py" in line and "second.py" in line and "registered twice" in line
 
 
-def test_item12_a_project_module_that_exits_while_loaded_is_named(project, monkeypatch):
+def test_item12_a_project_module_that_exits_while_loaded_is_named(project, own_registry):
     """Item 12: sys.exit() at a project module's top level: one line naming the file, exit 2
     (reportgen used to end with no message and exit status 0)."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     (project / "experiments").mkdir()
     (project / "experiments" / "script.py").write_text("import sys\n\nprint('training...')\nsys.exit(0)\n")
     result = invoke("list")
