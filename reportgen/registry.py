@@ -288,26 +288,40 @@ def _project_modules(folder: Path) -> list[Any]:
     return modules
 
 
-def _load_failed(path: Path, exc: BaseException) -> ReportgenError:
-    """One line for a project module that raised or exited while being imported."""
+def _load_failed(path: Path, exc: BaseException, doing: str = "") -> ReportgenError:
+    """One line for a project module that raised or exited while being imported (or, with
+    `doing`, in that function of it)."""
     from reportgen.blame import innermost_in, shown
 
     where = innermost_in(exc.__traceback__, path.parent)
     if isinstance(exc, SyntaxError) and exc.lineno:  # raised by the compiler, not from a frame of the file
         where = (Path(exc.filename or path), exc.lineno)
     place = f"{shown(where[0], Path.cwd())}:{where[1]}" if where else shown(path, Path.cwd())
+    when = f"in {doing}()" if doing else "while being loaded"
     if isinstance(exc, SystemExit):
         return ReportgenError(
-            f"{place}: the project's module exits the interpreter while being loaded (SystemExit {exc.code!r})",
+            f"{place}: the project's module exits the interpreter {when} (SystemExit {exc.code!r})",
             "a module in experiments/ is imported to find its experiments: put a sys.exit() under "
             "`if __name__ == \"__main__\":` or remove it",
             2,
         )
     return ReportgenError(
-        f"{place}: the project's module cannot be loaded: {type(exc).__name__}: {exc}",
+        f"{place}: the project's module {'failed ' + when if doing else 'cannot be loaded'}: {type(exc).__name__}: {exc}",
         "fix the file (this is the project's own code), or run with --debug for the traceback",
         2,
     )
+
+
+def _call_hook(module: Any, hook: Callable[..., Any], config: Any, registry: dict[str, Experiment]) -> dict[str, Experiment]:
+    """A module's from_config(config, registry); a project module's failure names its file and line."""
+    try:
+        return hook(config, registry)
+    except ReportgenError:
+        raise
+    except (Exception, SystemExit) as exc:
+        if not module.__name__.startswith(f"{PROJECT_MODULES}."):
+            raise
+        raise _load_failed(Path(module.__file__), exc, "from_config") from exc
 
 
 def load_experiments(config: Any = None) -> dict[str, Experiment]:
@@ -332,7 +346,7 @@ def load_experiments(config: Any = None) -> dict[str, Experiment]:
         for module in modules:
             hook = getattr(module, "from_config", None)
             if hook is not None:
-                registry = hook(config, registry)
+                registry = _call_hook(module, hook, config, registry)
         for exp_id, overrides in config.experiments.items():
             title = overrides.get("title") if isinstance(overrides, dict) else None
             if exp_id in registry and title is not None:

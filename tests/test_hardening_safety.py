@@ -350,3 +350,13 @@ def test_item12_a_project_module_that_exits_while_loaded_is_named(project, own_r
     assert result.exit_code == 2, result.output
     line = one_error_line(result.output)
     assert "experiments/script.py:4" in line and "exits the interpreter" in line
+
+
+def test_item11_a_failing_from_config_hook_of_the_project_names_file_and_line(project, own_registry):
+    """Item 11: the project's own `from_config(config, registry)` raising: file:line, exit 2."""
+    (project / "experiments").mkdir()
+    (project / "experiments" / "hook.py").write_text("def from_config(config, registry):\n    return registry['nope']\n")
+    result = invoke("list")
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result.output)
+    assert "experiments/hook.py:2" in line and "from_config()" in line and "KeyError" in line
