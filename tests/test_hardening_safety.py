@@ -216,9 +216,8 @@ def own_registry(monkeypatch):
 
 
 @pytest.fixture
-def only_mine(own_registry, monkeypatch):
-    """Commands select just the project's experiment 'mine' (no built-in one trains)."""
-    monkeypatch.setattr(registry, "select", lambda found, tasks: [found["mine"]])
+def only_mine(own_registry):
+    """The project's experiment 'mine' is run alone (`run -e mine`: no built-in one trains)."""
 
 
 @pytest.mark.parametrize(
@@ -238,7 +237,7 @@ def test_item11_a_failing_project_experiment_names_its_file_and_line(project, on
     """Item 11: an exception, sys.exit, a wrong return type or a metric format that does not apply,
     in the project's own experiment: one line with file:line, the experiment, "project's", exit 2."""
     project_experiment(project, body)
-    result = invoke("run", "--task", "5")
+    result = invoke("run", "-e", "mine")
     assert result.exit_code == 2, result.output
     line = one_error_line(result.output)
     assert "experiment 'mine'" in line, line
@@ -257,7 +256,7 @@ def test_item11_a_decompression_bomb_image_is_one_line_naming_file_and_experimen
     with pytest.raises(ReportgenError, match="too large to decode safely"):
         load_image(bomb)
     project_experiment(project, "from reportgen.nn.backbones import load_image\nload_image(ctx.root / 'photos' / 'huge.png')\n")
-    result = invoke("run", "--task", "5")
+    result = invoke("run", "-e", "mine")
     assert result.exit_code == 2, result.output
     line = one_error_line(result.output)
     assert "experiment 'mine'" in line and "huge.png" in line and "too large" in line
