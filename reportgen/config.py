@@ -172,8 +172,13 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["source"] = path
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ReportgenError(f"{path}: {_describe(first)}{more}", exit_code=2) from None
+    if config.logo is not None:  # copied into the output and served: the project's own picture only
+        from reportgen.pictures import check_picture
+
+        check_picture(config.logo, config.root, "logo", path)
+    return config

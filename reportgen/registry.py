@@ -139,11 +139,15 @@ def _coerce(source: str, exp_id: str, name: str, default: Any, value: Any) -> An
         ok = isinstance(value, list) and all(
             isinstance(v, type(item)) or (isinstance(item, float) and isinstance(v, int)) for v in value
         )
+    elif isinstance(default, list) and "image" in name:
+        # An empty default says nothing about its items; an image list holds file paths.
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     else:
         ok = isinstance(value, type(default)) and not isinstance(value, bool)
     if not ok:
+        expected = "a list of image file paths (text)" if default == [] and "image" in name else _type_name(default)
         raise ReportgenError(
-            f"{source}: [experiments.{exp_id}] {name}: expected {_type_name(default)}, got {value!r}",
+            f"{source}: [experiments.{exp_id}] {name}: expected {expected}, got {value!r}",
             exit_code=2,
         )
     return value
@@ -188,13 +192,17 @@ def experiment(
         raise ValueError(f"unknown task {task}")
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if id in _REGISTRY and _REGISTRY[id].fn.__qualname__ != fn.__qualname__:
+        module = sys.modules.get(fn.__module__) or importlib.import_module(fn.__module__)
+        previous = _REGISTRY.get(id)
+        if previous is not None and _clashes(previous, fn):
+            from reportgen.blame import shown
+
+            first, second = (shown(Path(f), Path.cwd()) for f in (previous.source_file, module.__file__ or fn.__module__))
             raise ReportgenError(
-                f"experiment id '{id}' is registered twice ({_REGISTRY[id].module} and {fn.__module__})",
+                f"experiment id '{id}' is registered twice: in {first} and in {second}",
                 "give one of them another id",
                 2,
             )
-        module = sys.modules.get(fn.__module__) or importlib.import_module(fn.__module__)
         _REGISTRY[id] = Experiment(
             id=id,
             task=task,
@@ -212,6 +220,18 @@ def experiment(
         return fn
 
     return register
+
+
+def _clashes(previous: Experiment, fn: Callable[..., Any]) -> bool:
+    """Whether registering `fn` would silently replace another experiment with the same id.
+
+    The same module run again (a reload, or another project's file of the same name after a
+    switch of project) replaces its own entry; two modules that are both loaded, or two
+    functions of one module, may not share an id.
+    """
+    if previous.module != fn.__module__:
+        return previous.module in sys.modules
+    return previous.fn.__qualname__ != fn.__qualname__
 
 
 def _builtin_modules() -> list[Any]:
@@ -240,10 +260,14 @@ def _project_modules(folder: Path) -> list[Any]:
         package.__path__ = [str(folder)]  # type: ignore[attr-defined]
         sys.modules[PROJECT_MODULES] = package
     modules = []
+    names: dict[str, Path] = {}
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_"):
             continue
         name = f"{PROJECT_MODULES}.{path.stem.replace('-', '_')}"
+        if name in names:
+            raise ReportgenError(f"{names[name]} and {path} load as the same module '{name}'", "rename one of them", 2)
+        names[name] = path
         if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
             modules.append(sys.modules[name])
             continue
@@ -257,15 +281,47 @@ def _project_modules(folder: Path) -> list[Any]:
         except ReportgenError:
             del sys.modules[name]
             raise
-        except Exception as exc:  # the student's code: say where, not a traceback
+        except (Exception, SystemExit) as exc:  # the student's code: say where, not a traceback
             del sys.modules[name]
-            raise ReportgenError(
-                f"{path}: cannot be loaded: {type(exc).__name__}: {exc}",
-                "fix the file, or run with --debug for the traceback",
-                2,
-            ) from exc
+            raise _load_failed(path, exc) from exc
         modules.append(module)
     return modules
+
+
+def _load_failed(path: Path, exc: BaseException, doing: str = "") -> ReportgenError:
+    """One line for a project module that raised or exited while being imported (or, with
+    `doing`, in that function of it)."""
+    from reportgen.blame import innermost_in, shown
+
+    where = innermost_in(exc.__traceback__, path.parent)
+    if isinstance(exc, SyntaxError) and exc.lineno:  # raised by the compiler, not from a frame of the file
+        where = (Path(exc.filename or path), exc.lineno)
+    place = f"{shown(where[0], Path.cwd())}:{where[1]}" if where else shown(path, Path.cwd())
+    when = f"in {doing}()" if doing else "while being loaded"
+    if isinstance(exc, SystemExit):
+        return ReportgenError(
+            f"{place}: the project's module exits the interpreter {when} (SystemExit {exc.code!r})",
+            "a module in experiments/ is imported to find its experiments: put a sys.exit() under "
+            "`if __name__ == \"__main__\":` or remove it",
+            2,
+        )
+    return ReportgenError(
+        f"{place}: the project's module {'failed ' + when if doing else 'cannot be loaded'}: {type(exc).__name__}: {exc}",
+        "fix the file (this is the project's own code), or run with --debug for the traceback",
+        2,
+    )
+
+
+def _call_hook(module: Any, hook: Callable[..., Any], config: Any, registry: dict[str, Experiment]) -> dict[str, Experiment]:
+    """A module's from_config(config, registry); a project module's failure names its file and line."""
+    try:
+        return hook(config, registry)
+    except ReportgenError:
+        raise
+    except (Exception, SystemExit) as exc:
+        if not module.__name__.startswith(f"{PROJECT_MODULES}."):
+            raise
+        raise _load_failed(Path(module.__file__), exc, "from_config") from exc
 
 
 def load_experiments(config: Any = None) -> dict[str, Experiment]:
@@ -290,7 +346,7 @@ def load_experiments(config: Any = None) -> dict[str, Experiment]:
         for module in modules:
             hook = getattr(module, "from_config", None)
             if hook is not None:
-                registry = hook(config, registry)
+                registry = _call_hook(module, hook, config, registry)
         for exp_id, overrides in config.experiments.items():
             title = overrides.get("title") if isinstance(overrides, dict) else None
             if exp_id in registry and title is not None:

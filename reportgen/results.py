@@ -93,8 +93,8 @@ class Metric(Result):
             raise InvalidResult(f"metric {self.title!r}: value is {self.value}")
         try:
             self.fmt.format(self.value)
-        except (ValueError, IndexError, KeyError) as exc:
-            raise InvalidResult(f"metric {self.title!r}: format {self.fmt!r}: {exc}") from None
+        except (ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:  # "{0[1]}", "{.x}" too
+            raise InvalidResult(f"metric {self.title!r}: format {self.fmt!r} does not apply to {self.value!r}: {exc}") from None
 
 
 @dataclass(kw_only=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen import provenance
+from reportgen.blame import call_experiment
 from reportgen.cache import Cache, Entry, digest, why_stale
 from reportgen.config import Config
 from reportgen.data.sources import DatasetInfo, resolve_dataset
@@ -382,13 +383,11 @@ def run_one(
     torch.manual_seed(config.seed)
     runtime.USED.clear()
     started = time.perf_counter()
-    try:
-        section = item.exp.fn(ctx)
+    try:  # a project experiment's failure names its file and line (reportgen.blame)
+        section = call_experiment(item.exp, ctx, config.root)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    if not isinstance(section, Section):
-        raise TypeError(f"experiment {item.exp.id} returned {type(section).__name__}, not Section")
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     prov = provenance.record(
         config.seed,

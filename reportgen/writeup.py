@@ -666,6 +666,11 @@ def _image(token: Token, line: int, env: _Env) -> None:
             f"use {', '.join(t.lstrip('.') for t in IMAGE_TYPES)}",
             2,
         )
+    from reportgen.pictures import picture_problem
+
+    problem = picture_problem(source)  # the PDF renderer would drop it silently
+    if problem:
+        raise ReportgenError(f"{where}: picture '{src}' {problem}", "use a PNG, JPEG or SVG picture", 2)
     data = source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()[:10]
     image = WriteupImage(source, f"assets/writeup/{source.stem}-{digest}{source.suffix.lower()}")

@@ -105,6 +105,10 @@ def test_every_commented_key_is_a_valid_setting(tmp_path):
         "fc128",
     ]
     (tmp_path / "reportgen.toml").write_text(text)
+    from PIL import Image
+
+    (tmp_path / "theme").mkdir(exist_ok=True)
+    Image.new("RGB", (4, 4)).save(tmp_path / "theme" / "logo.png")  # the logo must exist when the config is read
     config = load_config(tmp_path / "reportgen.toml")
     assert config.accent == "#1f6feb" and config.institution == "Your University"
 

@@ -14,7 +14,20 @@ from reportgen.errors import ReportgenError
 from reportgen.results import Metric, Section, Table
 from reportgen.writeup import MISSING_TEXT, STALE_FLAG, PlaceKind, load_writeup
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16  # content only matters for its hash
+
+
+def _encoded(fmt: str) -> bytes:
+    """A real 2x2 picture: pictures are opened (header and size) when the write-up is read."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2), (10, 20, 30)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+PNG, JPEG = _encoded("PNG"), _encoded("JPEG")
 
 
 def arch(acc: float, params: int, seconds: float) -> Section:
@@ -332,7 +345,7 @@ def test_pictures_are_checked_renamed_by_content_and_listed_once(tmp_path):
         "writeup/intro.md": "![Loss](figures/loss.png)\n\n![Again](figures/loss.png)",
         "writeup/conclusions.md": "![Team](../photos/team%20photo.JPG)",
         "writeup/figures/loss.png": PNG,
-        "photos/team photo.JPG": b"jpeg",
+        "photos/team photo.JPG": JPEG,
     })  # fmt: skip
     sources = [image.source for image in writeup.images]  # files in name order: conclusions first
     assert sources == [

@@ -420,5 +420,7 @@ def load_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except Image.DecompressionBombError as exc:  # not an OSError: a header claiming billions of pixels
+        raise ReportgenError(f"image {path} is too large to decode safely: {exc}", "use a smaller PNG or JPEG file", 2) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ReportgenError(f"image {path} cannot be read: {exc}", "use a PNG or JPEG file", 2) from None

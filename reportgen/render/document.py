@@ -37,8 +37,9 @@ class Written:
     outline: list = field(default_factory=list)  # PDF headings: (level, title, first page)
 
 
-def _pdf(html_path: Path, html: str, css: dict[str, bytes], extra: list[Path]) -> Written:
-    """Renders the PDF unless the one on disk was made from the same HTML, CSS and images."""
+def _pdf(html_path: Path, html: str, css: dict[str, bytes], extra: list[Path], project: Path | None = None) -> Written:
+    """Renders the PDF unless the one on disk was made from the same HTML, CSS and images; the
+    page may load files of its folder, of `project` and of the package, nothing else."""
     pdf_path = html_path.with_suffix(".pdf")
     stamp_path = html_path.with_name(f".{pdf_path.name}.source.json")
     sha = hashlib.sha256(html.encode())
@@ -53,7 +54,7 @@ def _pdf(html_path: Path, html: str, css: dict[str, bytes], extra: list[Path]) -
             return Written(pdf_path, stamp["pages"], reused=True, outline=[tuple(o) for o in stamp.get("outline", [])])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    pages, outline = html_to_pdf(html_path, pdf_path)
+    pages, outline = html_to_pdf(html_path, pdf_path, project)
     write_atomic(stamp_path, json.dumps({"source": source, "pages": pages, "outline": outline}))
     return Written(pdf_path, pages, outline=outline)
 
@@ -201,7 +202,7 @@ def render_all(
         if "pdf" in formats:
             if on_step:
                 on_step(f"{name}.pdf")
-            results.append(_pdf(html_path, html, css, images))
+            results.append(_pdf(html_path, html, css, images, config.root))
     if set(only) == set(DELIVERABLES):
         # Both deliverables now point at this render's assets only: older figures can go.
         remove_stale_assets(out, written)

@@ -198,7 +198,17 @@ def environment(theme: Path | None = None) -> jinja2.Environment:
 
 
 def render_html(template: str, context: dict[str, Any], theme: Path | None = None) -> str:
-    return environment(theme).get_template(template).render(**context)
+    """`template` rendered; a failure in one of the theme's own templates is the project's
+    error (file and line named, exit 2), one in ours stays an internal error."""
+    try:
+        return environment(theme).get_template(template).render(**context)
+    except Exception as exc:
+        from reportgen.blame import theme_error
+
+        problem = theme_error(exc, theme, Path.cwd())
+        if problem is None:
+            raise
+        raise problem from exc
 
 
 def stylesheets(theme: Path | None = None) -> dict[str, bytes]:
