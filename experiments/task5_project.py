@@ -42,6 +42,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "style": ["stem", "blocks.1", "blocks.3", "blocks.5", "blocks.8"],
         "early": ["stem", "blocks.0", "blocks.1"],
         "late": ["blocks.8", "blocks.11", "blocks.14"],
+        # between the style layers, never optimised: where a transfer is measured
+        "held_out": ["blocks.0", "blocks.2", "blocks.4", "blocks.6"],
         "dream_early": "blocks.2",
         "dream_late": "blocks.10",
     },
@@ -51,6 +53,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "style": ["features.1", "features.6", "features.11", "features.18", "features.25"],
         "early": ["features.1", "features.3", "features.6"],
         "late": ["features.18", "features.22", "features.25"],
+        "held_out": ["features.3", "features.8", "features.13", "features.22"],
         "dream_early": "features.11",
         "dream_late": "features.25",
     },
@@ -87,6 +90,10 @@ STYLE = {
     "tv_weight": 100.0,
     "content_layer": "",  # "" = the network's preset (PRESETS)
     "style_layers": [],  # [] = the network's preset
+    # SWAG (Wang, Li, Vasconcelos, CVPR 2021): softmax over each layer's activations before the
+    # Gram matrix and the content error; T in units of the layer's activation RMS
+    "smoothing": "softmax",  # softmax | none
+    "temperature": 2.0,
 }
 DREAM = {
     "network": "auto",
@@ -115,6 +122,13 @@ CHECKS = {
     "octave_scale": Rule(lambda v: v > 1, "greater than 1"),
     "jitter": at_least(0),
     "smoothing": at_least(0),
+}
+
+# The style experiments' checks: their "smoothing" is SWAG's softmax, the dream's a blur width.
+STYLE_CHECKS = {
+    **CHECKS,
+    "smoothing": one_of(("softmax", "none")),
+    "temperature": Rule(lambda v: v > 0, "greater than 0"),
 }
 
 # --- shared helpers (torch is imported inside: the renderer imports this module) -------------
@@ -225,6 +239,8 @@ def _settings(ctx, net: Net, **overrides) -> Any:
         "lr": p["lr"] if p["optimizer"] == "adam" else None,
         "init": p["init"],
         "seed": ctx.seed,
+        "smoothing": p["smoothing"],
+        "temperature": p["temperature"],
     }
     values.update(overrides)
     return StyleSettings(**values)
@@ -245,6 +261,7 @@ def _recipe(net: Net, s: Any, size: int, *, layers: bool = True, weights: bool =
         parts.append(
             f"content layer {net.layer(s.content_layer)}, style layers {net.layers(list(s.style_layers))}"
         )
+    parts.append(_smoothing(s))
     if weights:
         parts.append(
             f"weights content {_weight(s.content_weight)} / style {_weight(s.style_weight)} / TV {_weight(s.tv_weight)}"
@@ -254,6 +271,13 @@ def _recipe(net: Net, s: Any, size: int, *, layers: bool = True, weights: bool =
         f"{'content image' if s.init == 'content' else 'uniform noise'}, {size}×{size} px"
     )
     return "; ".join(parts)
+
+
+def _smoothing(s: Any) -> str:
+    """How the features are compared, for a caption."""
+    if s.smoothing == "none":
+        return "raw activations (no smoothing)"
+    return f"activations smoothed by a softmax (SWAG), temperature {s.temperature:g} × each layer's RMS activation"
 
 
 @contextmanager
@@ -303,7 +327,7 @@ def _went(before: float, after: float) -> str:
 
 
 @experiment(
-    checks=CHECKS,
+    checks=STYLE_CHECKS,
     task=5,
     id="t5-style-evolution",
     title="Style transfer: the image over the iterations",
@@ -416,7 +440,7 @@ def _pair(ctx, net: Net) -> tuple[Any, str, Any, str, int]:
 
 
 @experiment(
-    checks=CHECKS,
+    checks=STYLE_CHECKS,
     task=5,
     id="t5-style-layers",
     title="Style transfer: early against late style layers",
@@ -507,7 +531,7 @@ def _mean_abs(a, b) -> float:
 
 
 @experiment(
-    checks=CHECKS,
+    checks=STYLE_CHECKS,
     task=5,
     id="t5-content-weights", in_talk=False,
     title="Style transfer: content weight",
@@ -572,7 +596,7 @@ def content_weights(ctx) -> Section:
 
 
 @experiment(
-    checks=CHECKS,
+    checks=STYLE_CHECKS,
     task=5,
     id="t5-style-images", in_talk=False,
     title="Style transfer: several style images",
@@ -623,8 +647,162 @@ def style_images(ctx) -> Section:
     return Section(title=ctx.exp.title, summary=summary, items=[grid])
 
 
+SWAG = "Wang, Li and Vasconcelos, “Rethinking and Improving the Robustness of Image Style Transfer”, CVPR 2021"
+
+
 @experiment(
-    checks=CHECKS,
+    checks=STYLE_CHECKS,
+    task=5,
+    id="t5-style-smoothing",
+    title="Style transfer: plain against smoothed Gram matrices",
+    params={
+        **STYLE,
+        "steps": COMPARE_STEPS,
+        "style_images": ["hubble_deep_field", "immunohistochemistry", "colorwheel", "brick"],
+        # the plain run keeps the weights tuned for raw activations
+        "plain_content_weight": 1.0,
+        "plain_style_weight": 10.0,
+        "held_out_layers": [],  # [] = the network's preset
+    },
+)
+def style_smoothing(ctx) -> Section:
+    """Each style image with raw and with SWAG-smoothed activations, measured where neither optimised."""
+    net = _network(ctx)
+    size = ctx.params["size"]
+    content, content_name = _picture(ctx, ctx.params["content_image"], "content_image", size)
+    if not ctx.params["style_images"]:
+        raise ReportgenError(f"[experiments.{ctx.exp.id}] style_images: list at least one style image", exit_code=2)
+    held_out = list(ctx.params["held_out_layers"] or net.preset["held_out"])
+    for layer in held_out:
+        _check_layer(ctx, net, layer)
+    smoothed = _settings(ctx, net, smoothing="softmax")
+    plain = _settings(
+        ctx,
+        net,
+        smoothing="none",
+        content_weight=ctx.params["plain_content_weight"],
+        style_weight=ctx.params["plain_style_weight"],
+    )
+    overlap = set(held_out) & {smoothed.content_layer, *smoothed.style_layers}
+    if overlap:
+        raise ReportgenError(
+            f"[experiments.{ctx.exp.id}] held_out_layers: {net.layers(sorted(overlap))} is optimised",
+            "name layers that are neither the content layer nor a style layer",
+            2,
+        )
+    styles, plains, smooths, rows, names = [], [], [], [], []
+    for i, spec in enumerate(ctx.params["style_images"]):
+        style, name = _picture(ctx, spec, "style_images", size)
+        scores = {"photo": _scores(net, content, content, style, smoothed, held_out)}
+        for key, settings, saved in (("plain", plain, plains), ("smoothed", smoothed, smooths)):
+            image = _stylise(ctx, net, content, style, settings).image
+            saved.append(ctx.save_array(f"{key}_{i}", image))
+            scores[key] = _scores(net, image, content, style, smoothed, held_out)
+        styles.append(ctx.save_array(f"style_{i}", style))
+        names.append(name)
+        rows.append(_smoothing_row(name, scores))
+    return _smoothing_section(ctx, net, content, content_name, names, styles, plains, smooths, rows, held_out, plain, smoothed)
+
+
+def _scores(net: Net, image, content, style, settings: Any, held_out: list[str]) -> dict[str, float]:
+    from reportgen.vis.style_scores import transfer_scores
+
+    return transfer_scores(
+        net.model,
+        image,
+        content,
+        style,
+        content_layer=settings.content_layer,
+        held_out=held_out,
+        mean=net.mean,
+        std=net.std,
+    )
+
+
+def _smoothing_row(name: str, s: dict[str, dict[str, float]]) -> list[str]:
+    """One style image: content distance, held-out style distance and colour distance of each run."""
+    return [
+        name,
+        f"{s['plain']['content']:.3f}",
+        f"{s['smoothed']['content']:.3f}",
+        f"{s['photo']['held-out style']:.3f}",
+        f"{s['plain']['held-out style']:.3f}",
+        f"{s['smoothed']['held-out style']:.3f}",
+        f"{s['photo']['colour']:.3f}",
+        f"{s['plain']['colour']:.3f}",
+        f"{s['smoothed']['colour']:.3f}",
+    ]
+
+
+def _smoothing_section(
+    ctx, net, content, content_name, names, styles, plains, smooths, rows, held_out, plain, smoothed
+) -> Section:
+    n = len(names)
+    size = ctx.params["size"]
+    pairs = "; ".join(
+        f"{r[0]}: held-out style {r[4]} → {r[5]}, colour {r[7]} → {r[8]}" for r in rows
+    )
+    grid = ImageGrid(
+        title=f"{content_name.capitalize()} with plain and with smoothed Gram matrices",
+        caption=(
+            f"Top: the content image and the style images; middle: plain Gram matrices of the raw activations "
+            f"(weights content {_weight(plain.content_weight)} / style {_weight(plain.style_weight)}); bottom: "
+            f"the activations first smoothed by a softmax over each layer (SWAG, {SWAG}; weights content "
+            f"{_weight(smoothed.content_weight)} / style {_weight(smoothed.style_weight)}). Distances to the style "
+            f"image, plain → smoothed, lower is closer: {pairs}. {_recipe(net, smoothed, size, weights=False)}."
+        ),
+        images=[ctx.save_array("content", content), *styles, "", *plains, "", *smooths],
+        columns=n + 1,
+        row_labels=["input", "plain Gram", "smoothed (SWAG)"],
+        col_labels=[f"content: {content_name}", *names],
+        key=True,
+    )
+    table = Table(
+        title="Plain against smoothed Gram matrices: distances no run optimised",
+        caption=(
+            f"Measured on raw activations after the last iteration. Content distance: relative squared error "
+            f"at the content layer {net.layer(smoothed.content_layer)} (0: the photo's features). Held-out style "
+            f"distance: relative squared Gram-matrix error to the style image, averaged over {net.layers(held_out)}, "
+            f"layers neither run optimised. Colour distance: sliced Wasserstein distance of the RGB pixels to the "
+            f"style image's (64 directions, in units of the pixel range). “photo”: the content image itself."
+        ),
+        columns=[
+            "style image",
+            "content, plain",
+            "content, smoothed",
+            "held-out style, photo",
+            "held-out style, plain",
+            "held-out style, smoothed",
+            "colour, photo",
+            "colour, plain",
+            "colour, smoothed",
+        ],
+        rows=rows,
+    )
+    return Section(title=ctx.exp.title, summary=_smoothing_summary(rows), items=[grid, table])
+
+
+def _smoothing_summary(rows: list[list[str]]) -> str:
+    """Which way each distance went with smoothing, per style image, from the table's numbers."""
+    v = [[float(x) for x in r[1:]] for r in rows]
+    closer_style = [r[0] for r, x in zip(rows, v) if x[4] < x[3]]
+    closer_colour = [r[0] for r, x in zip(rows, v) if x[7] < x[6]]
+    kept = [r[0] for r, x in zip(rows, v) if x[1] <= x[0]]
+    n = len(rows)
+
+    def count(names: list[str]) -> str:
+        return "all" if len(names) == n else f"{len(names)} ({', '.join(names)})" if names else "none"
+
+    return (
+        f"With the activations smoothed by a softmax before the Gram matrix (SWAG), the style distance at the "
+        f"held-out layers was lower than with plain Gram matrices for {count(closer_style)} of the {plural(n, 'style image')}, "
+        f"and the colour distance to the style image for {count(closer_colour)}; the content distance was at most "
+        f"the plain run's for {count(kept)}."
+    )
+
+
+@experiment(
+    checks=STYLE_CHECKS,
     task=5,
     id="t5-style-optimisers", in_talk=False,
     title="Style transfer: optimiser and starting image",
