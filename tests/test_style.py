@@ -201,6 +201,8 @@ def test_sizes_follow_the_profile() -> None:
     exps = [e for e in load_experiments().values() if e.task == 5]
     assert len(exps) >= 7 and all(e.id.startswith("t5-") for e in exps)
     for exp in exps:
+        if exp.needs:  # it reuses the transfers (and their size) of what it needs
+            continue
         assert [exp.resolve(p)["size"] for p in ("quick", "standard", "full")] == [128, 256, 512]
 
 

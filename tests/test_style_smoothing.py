@@ -21,7 +21,15 @@ from reportgen.vis.style_scores import (
     sliced_wasserstein,
     transfer_scores,
 )
-from tests.test_style import LAYERS, images, one_thread, run_experiment, tiny_cnn  # noqa: F401
+from tests.test_style import LAYERS, one_thread, run_experiment, small, tiny_cnn  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def images() -> tuple[np.ndarray, np.ndarray]:
+    from skimage import data
+
+    return small(data.astronaut()), small(data.immunohistochemistry(), 40)
+
 
 RGB = np.eye(3)  # the three colour axes as projection directions
 
@@ -148,13 +156,44 @@ def test_transfer_scores_are_zero_where_they_should_be(images) -> None:
 # --- the Task 5 experiment ---------------------------------------------------------------------
 
 
+def run_smoothing(tmp_path, **images_params):
+    """t5-style-images with `images_params` (its plain transfers), then t5-style-smoothing reading it."""
+    from reportgen.cache import Entry
+    from reportgen.registry import load_experiments
+    from reportgen.results import from_dict
+    from reportgen.runner import Context
+
+    stored = tmp_path / "images"
+    images_section = run_experiment("t5-style-images", stored, **images_params)
+    params = {**load_experiments()["t5-style-images"].resolve("quick"), **images_params}
+    entry = Entry(path=stored, key="k", section=images_section, inputs={"params": params}, provenance={})
+    exp = load_experiments()["t5-style-smoothing"]
+    ctx = Context(
+        exp=exp,
+        params=exp.resolve("quick"),
+        seed=0,
+        device_name="cpu",
+        dataset=None,
+        files=tmp_path / "files",
+        progress=None,
+        needs={"t5-style-images": entry},
+    )
+    section = from_dict(exp.fn(ctx).to_dict())
+    # the plain row is t5-style-images' pictures, not a second run
+    grid = next(i for i in section.items if hasattr(i, "row_labels"))
+    for i in range(len(params["style_images"])):
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "files" / grid.images[len(params["style_images"]) + 2 + i]),
+            np.load(stored / "files" / f"result_{i}.npy"),
+        )
+    return section
+
+
 def test_the_smoothing_experiment_table_holds_the_measured_numbers(tmp_path) -> None:
     from reportgen.nn.backbones import load_backbone
     from reportgen.results import ImageGrid, Table
 
-    section = run_experiment(
-        "t5-style-smoothing", tmp_path, size=48, steps=2, style_images=["brick", "colorwheel"]
-    )
+    section = run_smoothing(tmp_path, size=48, steps=2, style_images=["brick", "colorwheel"])
     grid = next(i for i in section.items if isinstance(i, ImageGrid))
     table = next(i for i in section.items if isinstance(i, Table))
     assert grid.row_labels == ["input", "plain Gram", "smoothed (SWAG)"] and grid.columns == 3
@@ -195,9 +234,21 @@ def test_smoothing_parameters_are_checked_when_planned() -> None:
     from reportgen.registry import load_experiments
 
     exps = load_experiments()
-    assert exps["t5-style-evolution"].resolve("standard")["smoothing"] == "softmax"
-    for bad in ({"smoothing": "blur"}, {"temperature": 0.0}):
+    assert exps["t5-style-evolution"].resolve("standard")["smoothing"] == "none"  # README, Task 5
+    assert exps["t5-style-evolution"].resolve("quick", {"smoothing": "softmax"})["smoothing"] == "softmax"
+    for bad in ({"smoothing": "blur"}, {"temperature": 0.0}, {"smoothed_style_weight": -1.0}):
         with pytest.raises(ReportgenError):
-            exps["t5-style-smoothing"].resolve("quick", bad)
+            exps["t5-style-evolution" if "smoothing" in bad else "t5-style-smoothing"].resolve("quick", bad)
     # the dream's own "smoothing" (a blur width) keeps its meaning
     assert exps["t5-dream-settings"].resolve("quick", {"smoothing": 1.5})["smoothing"] == 1.5
+
+
+def test_the_smoothed_gram_does_not_depend_on_the_image_size() -> None:
+    """A style image twice as large (here: the same features tiled 2 x 2) has the same smoothed
+    Gram matrix, so the style image need not be the content image's size."""
+    gen = torch.Generator().manual_seed(2)
+    feats = torch.randn(1, 4, 5, 5, generator=gen)
+    tiled = feats.repeat(1, 1, 2, 2)
+    np.testing.assert_allclose(
+        gram_matrix(smooth(tiled, 1.5)).numpy(), gram_matrix(smooth(feats, 1.5)).numpy(), rtol=1e-5
+    )
