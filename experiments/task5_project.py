@@ -751,19 +751,23 @@ def _smoothing_row(name: str, s: dict[str, dict[str, float]]) -> list[str]:
 def _smoothing_section(
     ctx, net, content, content_name, names, styles, plains, smooths, rows, held_out, plain, smoothed
 ) -> Section:
+    import numpy as np
+
     n = len(names)
     size = ctx.params["size"]
-    pairs = "; ".join(
-        f"{r[0]}: held-out style {r[4]} → {r[5]}, colour {r[7]} → {r[8]}" for r in rows
-    )
+    v = np.array([[float(x) for x in r[1:]] for r in rows])  # columns as in the table, less the name
     grid = ImageGrid(
         title=f"{content_name.capitalize()} with plain and with smoothed Gram matrices",
         caption=(
-            f"Top: the content image and the style images; middle: plain Gram matrices of the raw activations "
-            f"(weights content {_weight(plain.content_weight)} / style {_weight(plain.style_weight)}); bottom: "
-            f"the activations first smoothed by a softmax over each layer (SWAG, {SWAG}; weights content "
-            f"{_weight(smoothed.content_weight)} / style {_weight(smoothed.style_weight)}). Distances to the style "
-            f"image, plain → smoothed, lower is closer: {pairs}. {_recipe(net, smoothed, size, weights=False)}."
+            f"Middle: plain Gram matrices of the raw activations (weights content {_weight(plain.content_weight)} / "
+            f"style {_weight(plain.style_weight)}); bottom: the activations first smoothed by a softmax over each "
+            f"layer, T = {smoothed.temperature:g} × its RMS (SWAG: Wang, Li and Vasconcelos, CVPR 2021; weights "
+            f"content {_weight(smoothed.content_weight)} / style {_weight(smoothed.style_weight)}). Mean over the "
+            f"{plural(n, 'style image')}, plain → smoothed (lower is closer; each image in the table): held-out "
+            f"style distance {v[:, 3].mean():.3f} → {v[:, 4].mean():.3f}, colour distance {v[:, 6].mean():.3f} → "
+            f"{v[:, 7].mean():.3f}. {net.title}, content layer {net.layer(smoothed.content_layer)}, style layers "
+            f"{net.layers(list(smoothed.style_layers))}; {plural(smoothed.steps, 'iteration')} of "
+            f"{'Adam' if smoothed.optimizer == 'adam' else 'L-BFGS'}, {size}×{size} px."
         ),
         images=[ctx.save_array("content", content), *styles, "", *plains, "", *smooths],
         columns=n + 1,
@@ -778,7 +782,8 @@ def _smoothing_section(
             f"at the content layer {net.layer(smoothed.content_layer)} (0: the photo's features). Held-out style "
             f"distance: relative squared Gram-matrix error to the style image, averaged over {net.layers(held_out)}, "
             f"layers neither run optimised. Colour distance: sliced Wasserstein distance of the RGB pixels to the "
-            f"style image's (64 directions, in units of the pixel range). “photo”: the content image itself."
+            f"style image's (64 directions, in units of the pixel range). “photo”: the content image itself. "
+            f"Smoothing: {SWAG}."
         ),
         columns=[
             "style image",
@@ -793,7 +798,12 @@ def _smoothing_section(
         ],
         rows=rows,
     )
-    return Section(title=ctx.exp.title, summary=_smoothing_summary(rows), items=[grid, table])
+    summary = _smoothing_summary(rows) + (
+        " The other transfers here use plain Gram matrices."
+        if ctx.params["smoothing"] == "none"
+        else " The other transfers here use smoothed Gram matrices."
+    )
+    return Section(title=ctx.exp.title, summary=summary, items=[grid, table])
 
 
 def _smoothing_summary(rows: list[list[str]]) -> str:

@@ -198,7 +198,8 @@ def test_the_smoothing_experiment_table_holds_the_measured_numbers(tmp_path) -> 
     table = next(i for i in section.items if isinstance(i, Table))
     assert grid.row_labels == ["input", "plain Gram", "smoothed (SWAG)"] and grid.columns == 3
     assert grid.images[3] == "" and grid.images[6] == "" and len(grid.images) == 9
-    assert "CVPR 2021" in grid.caption and "SWAG" in grid.caption
+    assert "CVPR 2021" in grid.caption and "SWAG" in grid.caption and "T = 4 × its RMS" in grid.caption
+    assert "Rethinking and Improving the Robustness of Image Style Transfer" in table.caption
     assert [r[0] for r in table.rows] == ["brick", "colorwheel"] and len(table.columns) == 9
     # every number re-measured from the stored pictures
     net = load_backbone("efficientnet-lite0")
@@ -225,8 +226,12 @@ def test_the_smoothing_experiment_table_holds_the_measured_numbers(tmp_path) -> 
             measured["smoothed"]["colour"],
         ]
         np.testing.assert_allclose([float(x) for x in row[1:]], want, rtol=2e-3, atol=6e-4)
-        assert f"{row[0]}: held-out style {row[4]} → {row[5]}, colour {row[7]} → {row[8]}" in grid.caption
-    assert "of the 2 style images" in section.summary
+    v = np.array([[float(x) for x in r[1:]] for r in table.rows])
+    assert (
+        f"held-out style distance {v[:, 3].mean():.3f} → {v[:, 4].mean():.3f}, "
+        f"colour distance {v[:, 6].mean():.3f} → {v[:, 7].mean():.3f}"
+    ) in grid.caption
+    assert "of the 2 style images" in section.summary and "plain Gram matrices" in section.summary
 
 
 def test_smoothing_parameters_are_checked_when_planned() -> None:
