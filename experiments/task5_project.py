@@ -269,7 +269,8 @@ def _recipe(net: Net, s: Any, size: int, *, layers: bool = True, weights: bool =
         parts.append(
             f"content layer {net.layer(s.content_layer)}, style layers {net.layers(list(s.style_layers))}"
         )
-    parts.append(_smoothing(s))
+    if s.smoothing != "none":  # plain Gram matrices are Gatys' method, the default: not named
+        parts.append(_smoothing(s))
     if weights:
         parts.append(
             f"weights content {_weight(s.content_weight)} / style {_weight(s.style_weight)} / TV {_weight(s.tv_weight)}"
@@ -282,9 +283,7 @@ def _recipe(net: Net, s: Any, size: int, *, layers: bool = True, weights: bool =
 
 
 def _smoothing(s: Any) -> str:
-    """How the features are compared, for a caption."""
-    if s.smoothing == "none":
-        return "raw activations (no smoothing)"
+    """How smoothed features are compared, for a caption."""
     return f"activations smoothed by a softmax (SWAG), temperature {s.temperature:g} × each layer's RMS activation"
 
 

@@ -257,3 +257,10 @@ def test_the_smoothed_gram_does_not_depend_on_the_image_size() -> None:
     np.testing.assert_allclose(
         gram_matrix(smooth(tiled, 1.5)).numpy(), gram_matrix(smooth(feats, 1.5)).numpy(), rtol=1e-5
     )
+
+
+def test_captions_name_the_smoothing_when_it_is_on(tmp_path) -> None:
+    on = run_experiment("t5-style-evolution", tmp_path / "on", size=48, steps=1, snapshots=[1], smoothing="softmax")
+    off = run_experiment("t5-style-evolution", tmp_path / "off", size=48, steps=1, snapshots=[1])
+    assert "smoothed by a softmax (SWAG), temperature 4 × each layer's RMS" in on.items[3].caption
+    assert "softmax" not in off.items[3].caption  # plain Gram matrices, Gatys' method, as before
