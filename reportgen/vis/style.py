@@ -404,4 +404,3 @@ def stylise(
         history=history,
         seconds_per_step=elapsed / max(settings.steps, 1),
     )
-
