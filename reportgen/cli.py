@@ -190,6 +190,10 @@ def _render(config: Config, registry, experiments, entries, out: Path, only: str
         raise ReportgenError("over the course's limits (--strict)", "shorten the deliverables, or build without --strict", 1)
 
 
+def _few(ids: list[str], most: int = 6) -> str:
+    return ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
 def _shown(experiments, tasks: list[int]):
     return [e for e in experiments if e.task in tasks]
 
@@ -428,16 +432,21 @@ def clean(
 
 
 def _remove_outputs(out: Path) -> list[str]:
-    """Deletes what reportgen writes in an output folder; returns the names of anything else."""
+    """Deletes what reportgen wrote in an output folder (its manifest lists it); returns the names
+    of anything else, which stays."""
     from reportgen.render.document import DELIVERABLES, MARKER
+    from reportgen.render.publish import MANIFEST, STAGING, read_manifest, remove_listed
 
-    ours = {MARKER, "assets"} | {f"{name}.{ext}" for name in DELIVERABLES for ext in ("html", "pdf")}
+    remove_listed(out, read_manifest(out))
+    ours = {MARKER, MANIFEST} | {f"{name}.{ext}" for name in DELIVERABLES for ext in ("html", "pdf")}
     ours |= {f".{name}.pdf.source.json" for name in DELIVERABLES}
     kept = []
     for path in sorted(out.iterdir()):
-        if path.name in ours:
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-        elif path.name.startswith(".") and path.name.endswith(".tmp"):
+        if path.name.startswith(STAGING) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.name in ours and (path.is_file() or path.is_symlink()):
+            path.unlink()
+        elif path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file():
             path.unlink()
         else:
             kept.append(path.name)
@@ -483,6 +492,10 @@ def verify(
     from reportgen.runner import plan, resolve_config_dataset
     from reportgen import verify as verifying
 
+    import math
+
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ReportgenError(f"--tolerance {tolerance} is not a relative tolerance", "give a number of at least 0, e.g. 0.02 for 2 %", 2)
     cfg = load_config(config, profile=profile)
     tasks, registry, _ = _selection(cfg, task or "all")
     cache = Cache(cache_dir)
@@ -494,9 +507,10 @@ def verify(
     pool = ids or [e.id for e in registry.values() if e.task in (parse_tasks(task) if task else tasks)]
     planned = {p.exp.id: p for p in plan(list(registry.values()), cfg, dataset, cache, registry)}
     stored = [exp_id for exp_id in pool if planned[exp_id].entry is not None]
-    if not stored:
-        raise ReportgenError("no stored, current result to verify", "run 'reportgen build' first")
     skipped = [exp_id for exp_id in pool if exp_id not in stored]
+    if not stored:  # nothing computed yet is nothing wrong: say so, verify nothing, exit 0
+        say(f"nothing to verify yet: no current stored result for {_few(skipped)}; run 'reportgen build' first", "yellow")
+        return
     if sample is not None:
         if sample < 1:
             raise ReportgenError("--sample must be at least 1", exit_code=2)

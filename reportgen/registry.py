@@ -425,8 +425,17 @@ def parse_ids(spec: str, registry: dict[str, Experiment]) -> list[str]:
 
 
 def select(registry: dict[str, Experiment], tasks: list[int], ids: list[str] | None = None) -> list[Experiment]:
-    """The experiments of `tasks` (or just `ids`) plus whatever they need, in registration order."""
-    chosen = set(ids) if ids is not None else {e.id for e in registry.values() if e.task in tasks}
+    """The experiments of `tasks` (or just `ids`) plus whatever they need, in dependency order."""
+    chosen = [registry[i] for i in ids] if ids is not None else [e for e in registry.values() if e.task in tasks]
+    return with_needs(chosen, registry)
+
+
+def with_needs(experiments: list[Experiment], registry: dict[str, Experiment]) -> list[Experiment]:
+    """`experiments` plus whatever they need (transitively), in dependency order: registration
+    order, except that an experiment comes after everything it needs. Every command plans
+    through this, so none can meet an experiment before the ones it reads."""
+    chosen = {e.id for e in experiments}
+    registry = {**registry, **{e.id: e for e in experiments}}
     stack = list(chosen)
     while stack:
         exp_id = stack.pop()

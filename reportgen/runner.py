@@ -169,11 +169,13 @@ def plan(
     cache: Cache,
     registry: dict[str, Experiment] | None = None,
 ) -> list[Planned]:
-    """Resolves and checks parameters and cache keys in dependency order; reads no pixels and
-    imports no torch. `registry` resolves linked parameters of experiments outside the selection."""
-    from reportgen.registry import load_experiments
+    """Resolves and checks parameters and cache keys of `experiments` and everything they need,
+    in dependency order (the one planning path of every command); reads no pixels and imports no
+    torch. `registry` resolves linked parameters of experiments outside the selection."""
+    from reportgen.registry import load_experiments, with_needs
 
     registry = registry or load_experiments(config)
+    experiments = with_needs(experiments, registry)
     _check_overrides(config, registry)
     planned: dict[str, Planned] = {}
     source = config.source.name

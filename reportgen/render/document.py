@@ -16,13 +16,12 @@ from reportgen.registry import Experiment
 from reportgen.render.html import (
     build_parts,
     copy_static,
-    remove_stale_assets,
     render_html,
-    stylesheets,
     write_atomic,
 )
 from reportgen.render.budget import Layout, deck_layout, outline_spans
 from reportgen.render.pdf import html_to_pdf
+from reportgen.render.publish import Publication
 
 DELIVERABLES = {"deck": "deck.html.j2", "report": "report.html.j2"}
 # Written into every output folder reportgen renders; `clean` deletes only folders that have it.
@@ -37,26 +36,28 @@ class Written:
     outline: list = field(default_factory=list)  # PDF headings: (level, title, first page)
 
 
-def _pdf(html_path: Path, html: str, css: dict[str, bytes], extra: list[Path], project: Path | None = None) -> Written:
-    """Renders the PDF unless the one on disk was made from the same HTML, CSS and images; the
-    page may load files of its folder, of `project` and of the package, nothing else."""
-    pdf_path = html_path.with_suffix(".pdf")
-    stamp_path = html_path.with_name(f".{pdf_path.name}.source.json")
+def _pdf(html_path: Path, html: str, embedded: list[Path], publication: Publication, project: Path | None = None) -> Written:
+    """Renders the PDF beside `html_path` (in the scratch folder) unless the one published in
+    the output folder was made from the same HTML and the same bytes of every file a page embeds;
+    the page may load files of its folder, of `project` and of the package, nothing else."""
+    pdf_name = html_path.with_suffix(".pdf").name
+    stamp_name = f".{pdf_name}.source.json"
     sha = hashlib.sha256(html.encode())
-    for name in sorted(css):
-        sha.update(css[name])
-    for path in extra:
+    for path in embedded:  # every asset: stylesheets, figures, the logo, the write-up's pictures
+        sha.update(path.relative_to(publication.staging).as_posix().encode() + b"\0")
         sha.update(path.read_bytes())
     source = sha.hexdigest()
+    final = publication.out
     try:
-        stamp = json.loads(stamp_path.read_text())
-        if stamp["source"] == source and pdf_path.exists():
-            return Written(pdf_path, stamp["pages"], reused=True, outline=[tuple(o) for o in stamp.get("outline", [])])
+        stamp = json.loads((final / stamp_name).read_text())
+        if stamp["source"] == source and (final / pdf_name).is_file():
+            publication.keep(pdf_name)
+            return Written(final / pdf_name, stamp["pages"], reused=True, outline=[tuple(o) for o in stamp.get("outline", [])])
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    pages, outline = html_to_pdf(html_path, pdf_path, project)
-    write_atomic(stamp_path, json.dumps({"source": source, "pages": pages, "outline": outline}))
-    return Written(pdf_path, pages, outline=outline)
+    pages, outline = html_to_pdf(html_path, html_path.with_suffix(".pdf"), project)
+    write_atomic(html_path.with_name(stamp_name), json.dumps({"source": source, "pages": pages, "outline": outline}))
+    return Written(final / pdf_name, pages, outline=outline)
 
 
 def _logo(config: Config, out: Path, written: set[Path]) -> str:
@@ -157,14 +158,24 @@ def render_all(
     formats = formats or ["html", "pdf"]
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / MARKER, "This folder is written by reportgen; 'reportgen clean' deletes what it wrote here.\n")
+    with Publication(out) as publication:
+        results = _render_into(publication, config, experiments, entries, only, formats, stale, writeup, verification, on_step)
+        # Both deliverables now point at this render's assets only: older figures can go.
+        publication.commit(prune=set(only) == set(DELIVERABLES))
+    return results
+
+
+def _render_into(publication: Publication, config: Config, experiments, entries, only, formats, stale, writeup,
+                 verification, on_step) -> list[Written]:  # fmt: skip
+    """Writes every file of the render into the publication's scratch folder."""
+    stage = publication.staging
     theme = config.resolve(config.theme) if config.theme else None
     written: set[Path] = set()
-    parts = build_parts(experiments, entries, out, stale or set(), written)
+    parts = build_parts(experiments, entries, stage, stale or set(), written)
     name_parts(parts, config)
-    images: list[Path] = []
     if writeup is not None:
         writeup.attach(parts)
-        images = writeup.copy_images(out, written)
+        writeup.copy_images(stage, written)
     provs = [entry.provenance for entry in entries.values()]
     datasets = sorted({p.get("dataset", "") for p in provs if p.get("dataset")})
     notices = sorted({p.get(k, "") for p in provs for k in ("dataset_notice", "dataset_skipped") if p.get(k)})
@@ -178,7 +189,7 @@ def render_all(
         "notices": notices,
         "profiles": sorted({p.get("profile", "") for p in provs}),
         "version": __version__,
-        "logo": _logo(config, out, written),
+        "logo": _logo(config, stage, written),
         "talk": config.deck.mode == "talk",
         "verification": verification,
         "deck_parts": arrange(parts, config.deck.show),
@@ -186,24 +197,19 @@ def render_all(
         # The newest result's time, not the clock: the same results give the same HTML (and PDF).
         "computed": max((p.get("finished", "") for p in provs), default="")[:16].replace("T", " "),
     }
-    copy_static(out, theme, written)
-    css = stylesheets(theme)
+    copy_static(stage, theme, written)
+    embedded = sorted(p for p in stage.rglob("*") if p.is_file())
     results = []
     for name in only:
-        html_path = out / f"{name}.html"
+        html_path = stage / f"{name}.html"
         if on_step:
             on_step(f"{name}.html")
         html = render_html(DELIVERABLES[name], {**context, "standalone": True}, theme)
-        # The HTML is written even for --format pdf: the PDF is rendered from it.
-        if not html_path.exists() or html_path.read_text(encoding="utf-8") != html:
-            write_atomic(html_path, html)
+        write_atomic(html_path, html)  # also for --format pdf: the PDF is rendered from it
         if "html" in formats:
-            results.append(Written(html_path))
+            results.append(Written(publication.out / html_path.name))
         if "pdf" in formats:
             if on_step:
                 on_step(f"{name}.pdf")
-            results.append(_pdf(html_path, html, css, images, config.root))
-    if set(only) == set(DELIVERABLES):
-        # Both deliverables now point at this render's assets only: older figures can go.
-        remove_stale_assets(out, written)
+            results.append(_pdf(html_path, html, embedded, publication, config.root))
     return results

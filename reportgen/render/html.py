@@ -237,19 +237,3 @@ def copy_static(out: Path, theme: Path | None = None, written: set[Path] | None 
             write_atomic(path, data)
         if written is not None:
             written.add(path)
-
-
-def remove_stale_assets(out: Path, keep: set[Path]) -> int:
-    """Deletes files under out/assets that this render did not write (earlier builds' figures)."""
-    removed = 0
-    assets = out / "assets"
-    if not assets.is_dir():
-        return 0
-    keep = {p.resolve() for p in keep}
-    for path in sorted(assets.rglob("*"), reverse=True):
-        if path.is_file() and path.resolve() not in keep:
-            path.unlink()
-            removed += 1
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    return removed
