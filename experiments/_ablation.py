@@ -59,6 +59,7 @@ def run_variants(ctx, variants: list[Variant], checkpoint: bool = True) -> list[
     import torch
 
     from reportgen.data.augment import AugmentSettings, make_augment
+    from reportgen.nn.checkpoint import save_torch
     from reportgen.nn.spec import build_model
     from reportgen.nn.train import TrainSettings, fit
 
@@ -76,7 +77,7 @@ def run_variants(ctx, variants: list[Variant], checkpoint: bool = True) -> list[
                 augment=augment, progress=ctx.progress, label=f"{ctx.exp.id}: {variant.label} (seed {seed})",
             ))  # fmt: skip
             if checkpoint and not results and len(runs) == 1:
-                torch.save({"layers": params["layers"], "activation": params["activation"],
+                save_torch({"layers": params["layers"], "activation": params["activation"],
                             "state_dict": runs[0].state_dict, "classes": data.classes},
                            ctx.files / "model.pt")  # fmt: skip
         results.append(VariantRuns(variant, params, runs))

@@ -10,16 +10,19 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reportgen import integrity
 from reportgen.errors import ReportgenError
 from reportgen.results import InvalidResult, Section, from_dict
 
 DEFAULT_ROOT = Path(".reportgen/cache")
+KEY = re.compile(r"[0-9a-f]{20}")  # what digest() gives
 
 
 def digest(data: Any) -> str:
@@ -31,8 +34,30 @@ def digest(data: Any) -> str:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Writes JSON through a temporary file and a rename, so a reader never sees half of it."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+
+
+def write_synced(path: Path, text: str) -> None:
+    """Writes and flushes to the disk: the rename that publishes an entry must not publish unwritten data."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def readable(result: Any, files: Path, provenance: Any) -> Section:
+    """The stored section, checked as every reader needs it; raises InvalidResult otherwise."""
+    section = from_dict(result)
+    if not isinstance(section, Section):
+        raise InvalidResult("the stored result is not a section")
+    integrity.check_result(section)
+    integrity.check_provenance(provenance)
+    integrity.check_files(files, section.files())
+    return section
 
 
 @dataclass
@@ -71,15 +96,9 @@ class Cache:
             result = json.loads((path / "result.json").read_text(encoding="utf-8"))
             inputs = json.loads((path / "inputs.json").read_text(encoding="utf-8"))
             provenance = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
-            section = from_dict(result)
-            if not isinstance(section, Section):
-                raise InvalidResult("the stored result is not a section")
-            if not isinstance(inputs, dict) or not isinstance(provenance, dict):
-                raise InvalidResult("inputs or provenance is not a JSON object")
-            missing = [name for name in section.files() if not (path / "files" / name).is_file()]
-            if missing:
-                raise InvalidResult(f"file {missing[0]} is missing")
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            integrity.check_inputs(inputs, key)
+            section = readable(result, path / "files", provenance)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
             # Missing, half-deleted, hand-edited or from an older format: not a hit, and say why.
             reason = str(exc) if isinstance(exc, InvalidResult) else f"{type(exc).__name__}: {exc}"
             self.problems[exp_id, key] = f"stored result is invalid ({reason})"
@@ -90,7 +109,9 @@ class Cache:
         """The entry the last build of `exp_id` used, whatever its inputs."""
         try:
             key = json.loads((self.root / exp_id / "latest.json").read_text())["key"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return None
+        if not isinstance(key, str) or not KEY.fullmatch(key):  # hand-edited: not a path to follow
             return None
         return self.load(exp_id, key)
 
@@ -145,16 +166,19 @@ class Cache:
         inputs: dict[str, Any],
         provenance: dict[str, Any],
     ) -> Entry:
-        """Completes `scratch` and renames it into place; the old entry goes only after that."""
-        for name, data in (
-            ("result.json", section.to_dict()),
-            ("inputs.json", inputs),
-            ("provenance.json", provenance),
-        ):
-            with open(scratch / name, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(data, indent=1, default=str))
-                handle.flush()
-                os.fsync(handle.fileno())  # the rename below must not publish unwritten data
+        """Completes `scratch` and renames it into place; the old entry goes only after that.
+
+        Raises:
+            InvalidResult: the result would not load back (the same checks as `load`), e.g. a
+                metric that is NaN: it is not stored, so it cannot turn stale on every build.
+        """
+        texts = {name: json.dumps(data, indent=1, default=str)
+                 for name, data in (("result.json", section.to_dict()), ("inputs.json", inputs),
+                                    ("provenance.json", provenance))}  # fmt: skip
+        readable(json.loads(texts["result.json"]), scratch / "files", json.loads(texts["provenance.json"]))
+        integrity.check_inputs(json.loads(texts["inputs.json"]), key)
+        for name, text in texts.items():
+            write_synced(scratch / name, text)
         final = self.entry_dir(exp_id, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         trash = None

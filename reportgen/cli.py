@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import shutil
@@ -77,6 +78,8 @@ def _guard(fn):
             if _DEBUG["on"]:
                 traceback.print_exc()
             where = f" {exc.filename}" if exc.filename else ""
+            if exc.errno == errno.ENOSPC:
+                _fail(ReportgenError(f"no space left on{where or ' the disk'}", "free some space, then run again", 1))
             _fail(ReportgenError(f"cannot access{where}: {exc.strerror or exc}", "check the path and its permissions", 1))
         except Exception as exc:  # a bug of ours: one line, the traceback on request
             if _DEBUG["on"]:

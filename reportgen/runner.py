@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import errno
 import functools
 import hashlib
 import shutil
@@ -19,7 +20,7 @@ from reportgen.config import Config
 from reportgen.data.sources import DatasetInfo, resolve_dataset
 from reportgen.errors import ReportgenError
 from reportgen.registry import Experiment
-from reportgen.results import Section
+from reportgen.results import InvalidResult, Section
 
 ENGINE = Path(__file__).resolve().parent
 # Engine modules that present or draw results but never change what an experiment computes.
@@ -387,8 +388,9 @@ def run_one(
     started = time.perf_counter()
     try:  # a project experiment's failure names its file and line (reportgen.blame)
         section = call_experiment(item.exp, ctx, config.root)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(scratch, ignore_errors=True)
+        _disk_full(exc, item, scratch)
         raise
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     prov = provenance.record(
@@ -403,7 +405,29 @@ def run_one(
         threads=torch.get_num_threads(),
         layouts=dict(runtime.USED),
     )
-    return cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
+    try:
+        return cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
+    except InvalidResult as exc:  # the same rules as loading: what is stored always loads
+        raise ReportgenError(
+            f"experiment '{item.exp.id}' ({item.exp.source_file.name}) returned a result that cannot be stored: {exc}",
+            "every number must be finite and every format must apply to its value; nothing was stored",
+        ) from None
+    except OSError as exc:
+        _disk_full(exc, item, scratch)
+        raise
+
+
+def _disk_full(exc: BaseException, item: Planned, scratch: Path) -> None:
+    """A full disk while an experiment writes or stores its result: one line naming where, and
+    the cache as it was (the entry is renamed into place only when complete)."""
+    if not isinstance(exc, OSError):
+        exc = exc.__cause__  # a project experiment's error, reported with its file by blame
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = exc.filename or scratch.parent
+        raise ReportgenError(
+            f"no space left on {where} while storing '{item.exp.id}'; the stored results are as they were",
+            "free some space on that disk, then run again: finished experiments stay cached",
+        ) from None
 
 
 def _skipped_notice(skipped: list[str]) -> str:

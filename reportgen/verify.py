@@ -23,6 +23,13 @@ from reportgen.results import Bars, Curves, Heatmap, Metric, Scatter, Section, T
 
 NUMBER = re.compile(r"[-−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 STATE_FILE = "verify.json"  # beside the cache folder: .reportgen/verify.json
+STATE_SHAPE: dict[str, Any] = {
+    "date": str,
+    "outcome": str,
+    "tolerance": float,
+    "machine_differs": list[str],
+    "experiments": dict[str, dict[str, Any]],
+}
 
 
 @dataclass
@@ -165,11 +172,20 @@ def record(state_dir: Path, outcomes: list[Outcome], notes: list[str], tolerance
 
 def load_state(state_dir: Path) -> dict[str, Any] | None:
     """The last verification recorded in `state_dir`, or None."""
+    from reportgen.integrity import check_value
+    from reportgen.results import InvalidResult
+
     try:
         data = json.loads((state_dir / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and "outcome" in data else None
+        check_value(data, dict[str, Any], STATE_FILE)
+        for name, hint in STATE_SHAPE.items():  # what the report's appendix prints
+            check_value(data[name], hint, f"{STATE_FILE}: {name}")
+        for exp_id, outcome in data["experiments"].items():
+            check_value(outcome["verdict"], str, f"{STATE_FILE}: {exp_id}")
+            check_value(outcome["compared"], int, f"{STATE_FILE}: {exp_id}")
+    except (OSError, ValueError, KeyError, InvalidResult):
+        return None  # hand-damaged: the appendix says nothing rather than something wrong
+    return data
 
 
 def scratch_area(cache_root: Path) -> Path:

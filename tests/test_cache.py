@@ -31,11 +31,13 @@ def test_store_and_load_round_trip(tmp_path):
     cache = Cache(tmp_path)
     scratch = cache.scratch()
     (scratch / "files" / "a.png").write_bytes(b"png")
-    entry = cache.store("exp", "k1", scratch, sample_section(), {"params": {}}, {"seed": 0})
-    loaded = cache.load("exp", "k1")
+    inputs = {"params": {}}  # an entry's key is the digest of its inputs (checked when loading)
+    prov = {"seed": 0, "wall_s": 0.5, "finished": "2026-11-25T10:00:00", "git": {}, "versions": {}, "hardware": {}}
+    entry = cache.store("exp", digest(inputs), scratch, sample_section(), inputs, prov)
+    loaded = cache.load("exp", digest(inputs))
     assert loaded.section == sample_section()
     assert (loaded.files / "a.png").read_bytes() == b"png"
-    assert cache.latest("exp").key == "k1" == entry.key
+    assert cache.latest("exp").key == digest(inputs) == entry.key
     assert not [p for p in (tmp_path / ".tmp").rglob("*") if p.is_file()]
     cache.discard_scratch()
     assert not (tmp_path / ".tmp").exists()

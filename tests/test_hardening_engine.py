@@ -147,3 +147,201 @@ def test_a_killed_renders_scratch_folder_is_removed_by_the_next(project):
     live.mkdir()
     assert invoke("render", "--task", "1", "--partial", "--format", "html").exit_code == 0
     assert not dead.exists() and live.exists()
+
+
+# --- storing and loading: what is stored always loads; what cannot be read is stale (4, 13, 14) ---
+
+MINE = """
+import numpy as np
+from reportgen.registry import experiment
+from reportgen.results import Curves, ImageGrid, Metric, Section
+
+VALUE = {value}
+
+@experiment(task=1, id="mine", title="Mine")
+def mine(ctx):
+    name = ctx.save_array("picture", np.linspace(0, 1, 64).reshape(8, 8))
+    {extra}
+    return Section(title="Mine", items=[
+        Metric(title="accuracy", value=VALUE, key=True),
+        ImageGrid(title="pictures", images=[name]),
+        Curves(title="loss", x=[1, 2], series={{"train": [0.5, 0.25]}}),
+    ])
+"""
+
+
+def mine_project(root: Path, value: str = "0.5", extra: str = "") -> tuple:
+    """A project with one training-free experiment 'mine'; returns (config, registry, cache, dataset)."""
+    from reportgen.cache import Cache
+    from reportgen.config import load_config
+    from reportgen.registry import load_experiments
+    from reportgen.runner import module_sources, resolve_config_dataset
+
+    (root / "experiments").mkdir(exist_ok=True)
+    (root / "experiments" / "mine.py").write_text(MINE.format(value=value, extra=extra))
+    module_sources.cache_clear()
+    config = load_config(root / "reportgen.toml")
+    registry = load_experiments(config)
+    return config, registry, Cache(root / ".reportgen" / "cache"), resolve_config_dataset(config)
+
+
+def plan_mine(root: Path, **kwargs):
+    from reportgen.runner import plan
+
+    config, registry, cache, dataset = mine_project(root, **kwargs)
+    return plan([registry["mine"]], config, dataset, cache, registry)[0], (config, cache, dataset)
+
+
+def run_mine(root: Path, **kwargs):
+    from reportgen.runner import run_planned
+
+    item, (config, cache, dataset) = plan_mine(root, **kwargs)
+    try:
+        return run_planned([item], config, dataset, cache)["mine"]
+    finally:
+        cache.discard_scratch()
+
+
+def test_a_nan_metric_fails_the_run_naming_experiment_and_metric(project):
+    """Item 4: a result is validated when stored, by the rules used when loading: nothing stored."""
+    from reportgen.errors import ReportgenError
+
+    with pytest.raises(ReportgenError) as caught:
+        run_mine(project, value="float('nan')")
+    assert "'mine'" in caught.value.message and "metric 'accuracy'" in caught.value.message
+    assert "nan" in caught.value.message and "mine.py" in caught.value.message
+    assert not (project / ".reportgen" / "cache" / "mine").exists()
+
+
+def test_a_full_disk_while_storing_names_the_place_and_keeps_the_cache(project, monkeypatch):
+    """Item 13: ENOSPC while storing -> "no space left on <path>"; the earlier result stays current
+    for its inputs, latest.json still names it, nothing half-written is left."""
+    import errno
+
+    from reportgen import cache as cache_module
+    from reportgen.errors import ReportgenError
+
+    first = run_mine(project, value="0.5")
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(cache_module, "write_synced", full)
+    with pytest.raises(ReportgenError) as caught:
+        run_mine(project, value="0.75")  # other code: another key
+    assert caught.value.message.startswith("no space left on ") and "'mine'" in caught.value.message
+    monkeypatch.undo()
+    root = project / ".reportgen" / "cache"
+    assert json.loads((root / "mine" / "latest.json").read_text())["key"] == first.key
+    assert sorted(p.name for p in (root / "mine").iterdir()) == [first.key, "latest.json"]
+    assert not (root / ".tmp").exists()
+    assert plan_mine(project, value="0.5")[0].state == "cached"
+
+
+def test_a_full_disk_while_saving_weights_is_an_error_naming_the_file(project, monkeypatch):
+    """Item 13: torch's writer reports a full disk as an opaque RuntimeError; save_torch makes it
+    an OSError naming the file, which the run reports as "no space left on <file>"."""
+    import errno
+    import io
+
+    from reportgen.errors import ReportgenError
+    from reportgen.nn import checkpoint
+
+    class Full(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "open", lambda *a, **k: Full(), raising=False)
+    save = "from reportgen.nn.checkpoint import save_torch; import torch; save_torch({'w': torch.zeros(3)}, ctx.files / 'model.pt')"
+    with pytest.raises(ReportgenError) as caught:
+        run_mine(project, extra=save)
+    assert caught.value.message.startswith("no space left on ") and "model.pt" in caught.value.message
+    assert not (project / ".reportgen" / "cache" / "mine").exists()
+
+
+def _entry(root: Path) -> Path:
+    folder = root / ".reportgen" / "cache" / "mine"
+    return next(p for p in folder.iterdir() if p.is_dir())
+
+
+def _edit_json(name: str, change):
+    def damage(entry: Path) -> None:
+        data = json.loads((entry / name).read_text())
+        (entry / name).write_text(json.dumps(change(data)))
+
+    return damage
+
+
+def _truncate(entry: Path) -> None:
+    array = entry / "files" / "picture.npy"
+    array.write_bytes(array.read_bytes()[:-40])
+
+
+def _set(data: dict, path: tuple, value) -> dict:
+    target = data
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return data
+
+
+DAMAGE = {
+    "metric value as text": _edit_json("result.json", lambda d: _set(d, ("items", 0, "value"), "0.5")),
+    "curve values as text": _edit_json("result.json", lambda d: _set(d, ("items", 2, "series", "train"), ["a", "b"])),
+    "items not a list": _edit_json("result.json", lambda d: _set(d, ("items",), {"a": 1})),
+    "image name leaving the entry": _edit_json("result.json", lambda d: _set(d, ("items", 1, "images"), ["../../x.npy"])),
+    "inputs as a list": _edit_json("inputs.json", lambda d: [d]),
+    "inputs params edited": _edit_json("inputs.json", lambda d: _set(d, ("params",), [1, 2])),
+    "provenance wall time as text": _edit_json("provenance.json", lambda d: _set(d, ("wall_s",), "fast")),
+    "provenance hardware as a list": _edit_json("provenance.json", lambda d: _set(d, ("hardware",), [1])),
+    "provenance as a number": _edit_json("provenance.json", lambda d: 3),
+    "truncated array file": _truncate,
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_hand_damaged_cache_metadata_is_stale_and_rerun(project, damage):
+    """Item 14: any damaged cache file -> stale with the reason, the experiment named by list,
+    re-run by the next build; never a crash, never "cached"."""
+    run_mine(project)
+    DAMAGE[damage](_entry(project))
+    item = plan_mine(project)[0]
+    assert item.state == "stale" and item.reasons[0].startswith("stored result is invalid"), item.reasons
+    listed = invoke("list")
+    assert listed.exit_code == 0, listed.output
+    no_traceback(listed.output)
+    row = next(line for line in listed.output.splitlines() if "mine" in line)
+    assert "stale" in row and "cached" not in row
+    rendered = invoke("render", "--task", "1", "--partial", "--format", "html")
+    assert rendered.exit_code in (0, 1) and "internal error" not in rendered.output, rendered.output
+    again = run_mine(project)
+    assert again.section.metrics() == {"accuracy": 0.5}
+    assert plan_mine(project)[0].state == "cached"
+
+
+@pytest.mark.parametrize("latest", ['{"key": 5}', '["x"]', '{"key": "../../../etc"}', "7"])
+def test_a_damaged_latest_pointer_is_ignored(project, latest):
+    """Item 14: latest.json of any shape never crashes nor leads outside the cache."""
+    from reportgen.cache import Cache
+
+    run_mine(project)
+    (project / ".reportgen" / "cache" / "mine" / "latest.json").write_text(latest)
+    assert Cache(project / ".reportgen" / "cache").latest("mine") is None
+    assert plan_mine(project)[0].state == "cached"  # the entry for the current inputs is fine
+    listed = invoke("list")
+    assert listed.exit_code == 0 and "internal error" not in listed.output, listed.output
+
+
+@pytest.mark.parametrize("state", ['{"outcome": "passed", "experiments": []}', '{"outcome": 1}', "[1]",
+                                   '{"date": "x", "outcome": "passed", "tolerance": 0.02, "machine_differs": [],'
+                                   ' "experiments": {"mine": {"verdict": 3, "compared": "x"}}}'])
+def test_a_damaged_verification_record_is_ignored(project, state):
+    """Item 14: .reportgen/verify.json of a wrong shape is not shown (and does not crash the report)."""
+    from reportgen.verify import load_state
+
+    (project / ".reportgen").mkdir()
+    (project / ".reportgen" / "verify.json").write_text(state)
+    assert load_state(project / ".reportgen") is None

@@ -47,9 +47,7 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Writes the model's weights with everything needed to rebuild it (atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(
+    return save_torch(
         {
             "format": FORMAT,
             "layers": list(layers),
@@ -61,8 +59,21 @@ def save_checkpoint(
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "extra": extra or {},
         },
-        tmp,
+        path,
     )
+
+
+def save_torch(obj: Any, path: Path) -> Path:
+    """torch.save through a Python file and a rename: a reader never sees half a file, and a full
+    disk is an OSError naming the file (torch's own writer reports only an opaque RuntimeError)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(obj, handle)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     tmp.replace(path)
     return path
 

@@ -241,10 +241,10 @@ def take_rows(features: FeatureSplits, keep: torch.Tensor) -> FeatureSplits:
 
 def save_features(path: Path, features: FeatureSplits) -> Path:
     """Stores feature splits (with the experiment's files) so that a later run can reuse them."""
+    from reportgen.nn.checkpoint import save_torch
+
     d = features.data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(
+    return save_torch(
         {
             "train": (d.train.x, d.train.y),
             "val": (d.val.x, d.val.y),
@@ -254,10 +254,8 @@ def save_features(path: Path, features: FeatureSplits) -> Path:
             "variants": features.variants,
             "seconds": features.seconds,
         },
-        tmp,
+        path,
     )
-    tmp.replace(path)
-    return path
 
 
 def load_features(path: Path) -> FeatureSplits:
