@@ -150,31 +150,37 @@ def _check_show(config: Config, registry) -> None:
                 )
 
 
-def _load_writeup(config: Config, registry, entries, stale: set[str]):
-    """The student's Markdown, with live numbers from `entries`; None without a writeup folder."""
+def _load_writeup(config: Config, registry, results, quiet: bool = False):
+    """The student's Markdown, with live numbers from `results` (reportgen.stored.StoredResults);
+    None without a writeup folder. `quiet`: a check before training (missing results are expected)."""
     folder = config.resolve(config.writeup)
     if not folder.is_dir():
         return None
     from reportgen.writeup import load_writeup
 
-    results = {exp_id: (entry.section if entry else None, exp_id in stale) for exp_id, entry in entries.items()}
-    for exp_id in registry:
-        results.setdefault(exp_id, (None, False))
     writeup = load_writeup(folder, results, registry=registry, project=config.root)
-    for warning in writeup.warnings:
+    for warning in [] if quiet else writeup.warnings:
         say(f"  ! {warning}", "yellow")
     return writeup
 
 
+def _live_results(config: Config, registry, entries, stale: set[str] | None, cache_dir: Path, dataset=None):
+    """Every experiment's stored result for the write-up: this run's `entries`, the cache for the rest."""
+    from reportgen.runner import resolve_config_dataset
+    from reportgen.stored import StoredResults
+
+    return StoredResults(entries, stale or set(), registry, config, dataset or resolve_config_dataset(config), Cache(cache_dir))
+
+
 def _render(config: Config, registry, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None,
-            cache_dir: Path = Path(".reportgen/cache"), strict: bool = False) -> None:
+            cache_dir: Path = Path(".reportgen/cache"), strict: bool = False, dataset=None) -> None:
     from reportgen.render.budget import budget_warnings
     from reportgen.render.document import DELIVERABLES, layouts, render_all
     from reportgen.verify import load_state
 
     only_list = _split(only, tuple(DELIVERABLES), "deliverable")
     formats = _split(fmt, ("html", "pdf"), "format")
-    writeup = _load_writeup(config, registry, entries, stale or set())
+    writeup = _load_writeup(config, registry, _live_results(config, registry, entries, stale, cache_dir, dataset))
     started = time.perf_counter()
     err.print("[bold]Rendering[/]")
     written = render_all(
@@ -224,6 +230,7 @@ def build(
     as stored (left out when never run).
     """
     from reportgen.render.document import DELIVERABLES
+    from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
     _split(only, tuple(DELIVERABLES), "deliverable")
@@ -232,26 +239,29 @@ def build(
     started = time.perf_counter()
     tasks, registry, selected = _selection(cfg, task, experiment)
     cache = Cache(cache_dir)
-    entries = _run(cfg, registry, selected, cache, rerun)
+    dataset = resolve_config_dataset(cfg)
+    # Every live number of the write-up is checked against what exists now, before any training.
+    _load_writeup(cfg, registry, _live_results(cfg, registry, {}, None, cache_dir, dataset), quiet=True)
+    entries = _run(cfg, registry, selected, cache, rerun, dataset)
     shown, stale = _shown(selected, tasks), set()
     if experiment is not None:  # the rest of those tasks as stored, so the deck stays whole
         from reportgen.registry import select
 
         shown = _shown(select(registry, tasks), tasks)
-        stored, stale, missing = _stored(cfg, registry, shown, cache)
+        stored, stale, missing = _stored(cfg, registry, shown, cache, dataset)
         entries = {**stored, **entries}
         if missing:
             say(f"  ! never run, so left out: {', '.join(missing)}", "yellow")
-    _render(cfg, registry, shown, entries, out, only, format, stale, cache_dir=cache_dir, strict=strict)
+    _render(cfg, registry, shown, entries, out, only, format, stale, cache_dir=cache_dir, strict=strict, dataset=dataset)
     err.print(f"[bold green]done[/] in {time.perf_counter() - started:.1f} s")
 
 
-def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool):
+def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=None):
     """Plans (checking every parameter first), takes the cache lock, runs what is stale."""
     from reportgen.progress import RichProgress
     from reportgen.runner import plan, resolve_config_dataset, run_planned
 
-    dataset = resolve_config_dataset(cfg)
+    dataset = dataset or resolve_config_dataset(cfg)
     if dataset.notice:
         say(f"notice: {dataset.notice}", "yellow")
     planned = plan(selected, cfg, dataset, cache, registry)
@@ -311,13 +321,15 @@ def render(
 ) -> None:
     """Render from the cache alone (no training, no torch): seconds, for text, template or style changes."""
     from reportgen.render.document import DELIVERABLES
+    from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile)
     _split(only, tuple(DELIVERABLES), "deliverable")
     _split(format, ("html", "pdf"), "format")
     _check_writable(out)
     tasks, registry, selected = _selection(cfg, task)
-    entries, stale, missing = _stored(cfg, registry, selected, Cache(cache_dir))
+    dataset = resolve_config_dataset(cfg)
+    entries, stale, missing = _stored(cfg, registry, selected, Cache(cache_dir), dataset)
     if not entries:
         raise ReportgenError("nothing in the cache to render", f"run 'reportgen build --task {task}' first")
     if missing and not partial:
@@ -328,16 +340,17 @@ def render(
         )
     for exp_id in missing:
         say(f"  ! {exp_id}: no stored result; left out (--partial)", "yellow")
-    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, stale, cache_dir=cache_dir, strict=strict)
+    _render(cfg, registry, _shown(selected, tasks), entries, out, only, format, stale, cache_dir=cache_dir, strict=strict,
+            dataset=dataset)
 
 
-def _stored(cfg: Config, registry, selected, cache: Cache):
+def _stored(cfg: Config, registry, selected, cache: Cache, dataset=None):
     """(entries, stale ids, missing ids): the current result of each experiment, else its latest
     (stale) one; experiments never run are missing."""
     from reportgen.runner import plan, resolve_config_dataset
 
     entries, stale, missing = {}, set(), []
-    for item in plan(selected, cfg, resolve_config_dataset(cfg), cache, registry):
+    for item in plan(selected, cfg, dataset or resolve_config_dataset(cfg), cache, registry):
         entry = item.entry or cache.latest(item.exp.id)
         if entry is None:
             missing.append(item.exp.id)

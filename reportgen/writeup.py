@@ -61,6 +61,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import string
+from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -241,7 +242,8 @@ def load_writeup(
     """
     project = (project or folder.parent).resolve()
     registry = registry or {}
-    results = {**{exp_id: (None, False) for exp_id in registry}, **results}
+    # Looked up only where the text names an id: `results` may read the cache on demand.
+    results = ChainMap(results, {exp_id: (None, False) for exp_id in registry})  # type: ignore[arg-type]
     writeup = Writeup()
     if not folder.exists():
         return writeup
@@ -575,8 +577,12 @@ def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
         if " ".join(metric.title.split()).casefold() == wanted:
             return _Ref(exp_id, metric, stale)
     titles = [m.title for m in metrics]
-    closest = _closest(name, titles, len(titles))
-    hint = f"closest: {', '.join(closest)}" if closest else f"'{exp_id}' has no metrics"
+    closest = _closest(name, titles, len(titles)) if titles else []
+    hint = (
+        f"closest: {', '.join(closest)}"
+        if closest
+        else f"'{exp_id}' has no metrics to reference; name an experiment with key numbers (ids: reportgen list)"
+    )
     if stale:
         # An old result may predate the metric: the rebuild decides; until then it is missing.
         return _Ref(

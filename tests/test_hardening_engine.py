@@ -345,3 +345,72 @@ def test_a_damaged_verification_record_is_ignored(project, state):
     (project / ".reportgen").mkdir()
     (project / ".reportgen" / "verify.json").write_text(state)
     assert load_state(project / ".reportgen") is None
+
+
+# --- the write-up's live numbers: every stored result, checked before training (5, 21) ---
+
+OTHER = """
+from reportgen.registry import experiment
+from reportgen.results import Metric, Section
+
+@experiment(task=2, id="other", title="Other")
+def other(ctx):
+    return Section(title="Other", items=[Metric(title="loss", value=0.25)])
+"""
+
+
+def test_live_numbers_read_results_of_tasks_not_being_built(project):
+    """Item 5: rendering Task 2 with a Task 1 result cached shows that result in the conclusions
+    (the live numbers see every stored result, not only the selected tasks')."""
+    from reportgen.runner import plan, run_planned
+
+    run_mine(project)
+    (project / "experiments" / "other.py").write_text(OTHER)
+    config, registry, cache, dataset = mine_project(project)
+    run_planned(plan([registry["other"]], config, dataset, cache, registry), config, dataset, cache)
+    (project / "writeup").mkdir()
+    (project / "writeup" / "conclusions.md").write_text("Mine reached {{ mine.accuracy }}; other {{ other.loss }}.\n")
+    result = invoke("render", "--task", "2", "--partial", "--format", "html")
+    assert result.exit_code == 0, result.output
+    assert "'mine' has no stored result" not in result.output and "mine.accuracy" not in result.output
+    report = (project / "output" / "report.html").read_text()
+    assert '<span class="ref">0.5</span>' in report and '<span class="ref">0.25</span>' in report
+    assert "[missing result]" not in report
+
+
+def test_stored_results_look_up_only_what_the_text_names(project):
+    """Item 5: the lookup plans an experiment outside the run only when asked for it."""
+    from reportgen.stored import StoredResults
+
+    entry = run_mine(project)
+    config, registry, cache, dataset = mine_project(project)
+    results = StoredResults({}, set(), registry, config, dataset, cache)
+    assert "mine" in results and "nope" not in results and "arch-wider" in list(results)
+    assert results._given == {}  # nothing planned yet
+    assert results["mine"] == (entry.section, False)
+    assert results["theory"] == (None, False) and set(results._given) == {"mine", "theory"}
+
+
+def test_a_reference_to_a_removed_experiment_stops_the_build_before_training(project):
+    """Item 21: builtin_variants = false and conclusions naming arch-wider: the build stops at
+    planning with the closest names, before anything trains."""
+    (project / "reportgen.toml").write_text((project / "reportgen.toml").read_text() + "builtin_variants = false\n")
+    (project / "writeup").mkdir()
+    (project / "writeup" / "conclusions.md").write_text("Wider: {{ arch-wider.test accuracy }}\n")
+    result = invoke("build", "--task", "1")
+    assert result.exit_code == 2, result.output
+    assert "conclusions.md:1: unknown experiment 'arch-wider'" in result.output and "closest:" in result.output
+    assert "running" not in result.output and not (project / ".reportgen" / "cache").exists()
+    no_traceback(result.output)
+
+
+def test_a_metric_of_a_result_without_metrics_gives_the_usual_message(project):
+    """Item 21: {{ theory.zzz }} (a cached result with no metrics at all) is a clear error at
+    planning, not `ValueError: n must be > 0`."""
+    store_theory(project)
+    (project / "writeup").mkdir()
+    (project / "writeup" / "conclusions.md").write_text("See {{ theory.zzz }}.\n")
+    result = invoke("build", "--task", "1")
+    assert result.exit_code == 2, result.output
+    assert "'theory' has no metric 'zzz'" in result.output and "has no metrics to reference" in result.output
+    assert "internal error" not in result.output and "running" not in result.output
