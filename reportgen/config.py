@@ -157,6 +157,9 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
     path = path or Path(CONFIG_FILE)
     data: dict[str, Any] = {}
     if path.exists():
+        from reportgen.paths import require
+
+        require(path, "file", "config file", "give the project's reportgen.toml with --config")  # a pipe would hang
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -181,4 +184,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> Config:
         from reportgen.pictures import check_picture
 
         check_picture(config.logo, config.root, "logo", path)
+    from reportgen.paths import check_config_paths
+
+    check_config_paths(config)  # a folder key naming a file (or a pipe) is said now, not skipped later
     return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import errno
 import functools
 import hashlib
@@ -15,6 +16,7 @@ from typing import Any
 
 from reportgen import provenance
 from reportgen.blame import call_experiment
+from reportgen.paths import problem as path_problem
 from reportgen.cache import Cache, Entry, digest, why_stale
 from reportgen.config import Config
 from reportgen.data.sources import DatasetInfo, resolve_dataset
@@ -233,6 +235,13 @@ def _file_fingerprints(exp_id: str, params: dict[str, Any], config: Config) -> d
             path = config.resolve(Path(value).expanduser())
             if not path.suffix:
                 continue  # a bundled sample's name, not a file
+            why = path_problem(path, "file")  # stat only: a named pipe must not hang the read below
+            if why is not None:
+                raise ReportgenError(
+                    f"{config.source.name}: [experiments.{exp_id}] {name}: '{value}' {why}",
+                    f"give a path to an image file (relative paths start at {config.root.resolve()})",
+                    2,
+                )
             try:
                 prints[value] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
             except OSError:
@@ -459,4 +468,10 @@ def preflight(items: list[Planned], dataset: DatasetInfo) -> None:
 
 
 def resolve_config_dataset(config: Config) -> DatasetInfo:
-    return resolve_dataset(config.dataset, config.data_root, config.fallback, config.download, config.image_size)
+    root = config.resolve(config.data_root) if config.data_root is not None else None
+    info = resolve_dataset(config.dataset, root, config.fallback, config.download, config.image_size)
+    if root is not None and not root.exists() and info.location != str(root):
+        # Not silently: the configured folder was not there, the data came from elsewhere.
+        said = f"data_root {config.data_root} does not exist; {info.display} was read from {info.location}"
+        info = dataclasses.replace(info, notice=f"{said}. {info.notice}".strip())
+    return info

@@ -76,6 +76,7 @@ from markupsafe import Markup, escape
 from mdit_py_plugins.container import container_plugin
 
 from reportgen.errors import ReportgenError
+from reportgen.paths import problem as path_problem
 from reportgen.registry import TASKS
 from reportgen.results import Metric, Section
 
@@ -255,9 +256,12 @@ def load_writeup(
         )
     images: dict[Path, WriteupImage] = {}
     task_files: dict[int, Path] = {}
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".md" and p.is_file()):
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".md"):
         if path.name.startswith(".") or path.name.lower() in IGNORED:
             continue  # editor lock files; notes to oneself
+        why = path_problem(path, "file")  # stat only: a named pipe is said, never read (it would hang)
+        if why is not None:
+            raise ReportgenError(f"{_shown(path, project)} {why}", "a write-up file is a Markdown text file", 2)
         kind, key = _place(path, results, project)
         if kind is PlaceKind.task:
             assert isinstance(key, int)
@@ -652,7 +656,10 @@ def _image(token: Token, line: int, env: _Env) -> None:
             "copy it into the project folder (e.g. writeup/figures/) and link the copy",
             2,
         )
-    if not source.is_file():
+    why = path_problem(source, "file")
+    if why is not None and why != "does not exist":
+        raise ReportgenError(f"{where}: picture '{src}' {why}", "link an image file", 2)
+    if why is not None:
         hint = "paths are relative to the Markdown file"
         if (env.project / relative).is_file():
             suggestion = (

@@ -414,3 +414,114 @@ def test_a_metric_of_a_result_without_metrics_gives_the_usual_message(project):
     assert result.exit_code == 2, result.output
     assert "'theory' has no metric 'zzz'" in result.output and "has no metrics to reference" in result.output
     assert "internal error" not in result.output and "running" not in result.output
+
+
+# --- anything naming a file is checked to be one, by stat: nothing hangs, nothing is skipped (16) ---
+
+
+class Feeder:
+    """Writes into a named pipe whenever a reader opens it (so that code which wrongly reads the
+    pipe goes on, and fails the test, instead of waiting forever); idle when nobody reads."""
+
+    def __init__(self, fifo: Path) -> None:
+        import threading
+
+        self.fifo, self.stop = fifo, threading.Event()
+        self.thread = threading.Thread(target=self._feed, daemon=True)
+
+    def _feed(self) -> None:
+        import errno
+        import time
+
+        while not self.stop.is_set():
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:
+                    return
+                time.sleep(0.02)  # no reader yet
+                continue
+            os.write(fd, b'title = "x"\n')
+            os.close(fd)
+
+    def __enter__(self) -> Feeder:
+        os.mkfifo(self.fifo)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+IMAGES = '\n[experiments.t3-classify]\nimages = ["{}"]\n'
+
+
+def test_an_image_parameter_naming_a_pipe_is_an_error_not_a_hang(project):
+    """Item 16: an image parameter that names a named pipe fails at planning (no read)."""
+    (project / "reportgen.toml").write_text((project / "reportgen.toml").read_text() + IMAGES.format("pipe.png"))
+    with Feeder(project / "pipe.png"):
+        result = invoke("list")
+    assert result.exit_code == 2, result.output
+    assert "t3-classify" in result.output and "'pipe.png' is a named pipe, not a file" in result.output
+
+
+def test_an_image_parameter_naming_a_folder_is_an_error(project):
+    """Item 16: a folder given for an image file is said as such."""
+    (project / "shots.png").mkdir()
+    (project / "reportgen.toml").write_text((project / "reportgen.toml").read_text() + IMAGES.format("shots.png"))
+    result = invoke("list")
+    assert result.exit_code == 2 and "'shots.png' is a folder, not a file" in result.output, result.output
+
+
+def test_a_config_file_that_is_a_pipe_is_an_error_not_a_hang(project):
+    """Item 16: --config naming a named pipe is refused without reading it."""
+    with Feeder(project / "pipe.toml"):
+        result = invoke("list", "--config", "pipe.toml")
+    assert result.exit_code == 2 and "is a named pipe, not a file" in result.output, result.output
+
+
+@pytest.mark.parametrize("key", ["writeup", "experiments_dir", "theme"])
+def test_a_folder_key_naming_a_file_is_an_error(project, key):
+    """Item 16: writeup, experiments_dir and theme name folders; a file there is said, not skipped."""
+    (project / "notes.txt").write_text("mine")
+    (project / "reportgen.toml").write_text((project / "reportgen.toml").read_text() + f'{key} = "notes.txt"\n')
+    result = invoke("list")
+    assert result.exit_code == 2, result.output
+    assert f"{key} 'notes.txt' is a file, not a folder" in result.output
+
+
+def test_data_root_naming_a_file_is_an_error_not_a_silent_fallback(project):
+    """Item 16: data_root pointing at a file stops with a message; a data_root that does not exist
+    is named in the notice of where the data came from instead."""
+    (project / "data.bin").write_bytes(b"\0" * 16)
+    base = (project / "reportgen.toml").read_text().replace('dataset = "digits"\n', 'dataset = "fashion-mnist"\n')
+    (project / "reportgen.toml").write_text(base + 'data_root = "data.bin"\n')
+    result = invoke("data")
+    assert result.exit_code == 2 and "data_root 'data.bin' is a file, not a folder" in result.output, result.output
+    (project / "reportgen.toml").write_text(base + 'data_root = "nowhere"\n')
+    result = invoke("data")
+    assert result.exit_code == 0, result.output
+    assert "data_root nowhere does not exist" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_a_writeup_file_that_is_not_a_file_is_said(project, kind):
+    """Item 16: writeup/intro.md that is a folder or a named pipe is an error, not skipped."""
+    store_theory(project)
+    (project / "writeup").mkdir()
+    intro = project / "writeup" / "intro.md"
+    os.mkfifo(intro) if kind == "pipe" else intro.mkdir()
+    result = invoke("render", "--task", "1", "--partial", "--format", "html")
+    assert result.exit_code == 2, result.output
+    assert f"writeup/intro.md is a {'folder' if kind == 'folder' else 'named pipe'}, not a file" in result.output
+
+
+def test_a_writeup_picture_that_is_a_pipe_is_said(project):
+    """Item 16: a picture that is a named pipe is named as such (never read)."""
+    store_theory(project)
+    (project / "writeup").mkdir()
+    os.mkfifo(project / "writeup" / "pic.png")
+    (project / "writeup" / "intro.md").write_text("![a picture](pic.png)\n")
+    result = invoke("render", "--task", "1", "--partial", "--format", "html")
+    assert result.exit_code == 2 and "picture 'pic.png' is a named pipe, not a file" in result.output, result.output
