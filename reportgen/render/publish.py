@@ -49,9 +49,10 @@ def write_manifest(out: Path, files: set[str]) -> None:
 
 def remove_listed(out: Path, files: set[str]) -> None:
     """Deletes the listed files (when they are still plain files) and the folders they leave empty."""
+    root = out.resolve()
     for rel in sorted(files):
         path = out / rel
-        if path.is_file() and not path.is_symlink():
+        if path.is_file() and not path.is_symlink() and root in path.resolve().parents:  # not through a link
             path.unlink()
         parent = path.parent
         while parent != out and parent.is_dir() and out in parent.parents and not any(parent.iterdir()):
