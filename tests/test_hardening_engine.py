@@ -125,7 +125,7 @@ def test_an_interrupted_render_leaves_the_previous_deliverables(project, monkeyp
     before = {name: (out / name).read_bytes() for name in ("deck.html", "deck.pdf", ".deck.pdf.source.json")}
     (project / "reportgen.toml").write_text((project / "reportgen.toml").read_text().replace("Test deck", "Changed title"))
 
-    def interrupted(html_path, pdf_path):
+    def interrupted(html_path, pdf_path, *rest):
         assert "Changed title" in html_path.read_text()  # the new page exists, but only in scratch
         raise KeyboardInterrupt
 
