@@ -57,7 +57,6 @@ def test_clean_removes_only_its_own_files_and_says_when_nothing_is_there(project
     (out / "assets").mkdir()
     (out / "assets" / "deck.css").write_text("")
     (out / "notes.txt").write_text("mine")
-    (out / ".reportgen-manifest.json").write_text('{"files": ["assets/deck.css", "deck.html"]}')
     result = invoke("clean")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

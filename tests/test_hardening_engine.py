@@ -100,6 +100,22 @@ def test_an_earlier_builds_figure_is_pruned_but_a_user_file_is_not(project):
     assert not old.exists() and mine.exists()
 
 
+def test_a_folder_rendered_before_manifests_loses_only_files_named_as_reportgen_names_them(project):
+    """Item 2: an output folder from before the manifest (marker, no manifest): figures named by
+    their content hash go, the user's files stay."""
+    store_theory(project)
+    out = project / "output"
+    (out / "assets" / "arch-baseline").mkdir(parents=True)
+    (out / ".reportgen-output").write_text("")
+    old = out / "assets" / "arch-baseline" / "03-0123456789.svg"
+    old.write_text("<svg/>")
+    (out / "assets" / "site.css").write_text("mine")
+    (out / "assets" / "arch-baseline" / "notes.txt").write_text("mine")
+    assert invoke("render", "--task", "1", "--partial", "--format", "html").exit_code == 0
+    assert not old.exists()
+    assert (out / "assets" / "site.css").read_text() == (out / "assets" / "arch-baseline" / "notes.txt").read_text() == "mine"
+
+
 def test_a_replaced_logo_renders_the_pdf_again(project):
     """Item 3: the PDF reuse hash covers every file a page embeds, the logo included."""
     store_theory(project)

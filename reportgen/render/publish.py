@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -23,16 +24,35 @@ MANIFEST = ".reportgen-manifest.json"
 STAGING = ".reportgen-staging-"  # + pid + random: one scratch folder per render
 
 
+# What renders wrote before the manifest existed, recognisable by name: a figure named by its
+# content hash, a copied picture, the logo. Used only in a folder with reportgen's marker.
+LEGACY = re.compile(r"assets/(?:[\w.-]+/\d{2}-[0-9a-f]{10}\.(?:svg|png)|writeup/[^/]+-[0-9a-f]{10}\.\w+|logo\.\w+)")
+
+
 def read_manifest(out: Path) -> set[str]:
     """The files (relative paths) reportgen wrote into `out`; empty when unknown or damaged."""
     try:
         data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return _legacy(out)
     except (OSError, ValueError):
         return set()
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, list):
         return set()
     return {f for f in files if isinstance(f, str) and _inside(f)}
+
+
+def _legacy(out: Path) -> set[str]:
+    """An output folder rendered before manifests: the files whose names only reportgen gives."""
+    from reportgen.render.document import MARKER
+    from reportgen.render.html import TEMPLATES
+
+    if not (out / MARKER).is_file() or not (out / "assets").is_dir():
+        return set()
+    ours = {f"assets/{css.name}" for css in (TEMPLATES / "css").glob("*.css")}
+    found = {p.relative_to(out).as_posix() for p in (out / "assets").rglob("*") if p.is_file() and not p.is_symlink()}
+    return {rel for rel in found if rel in ours or LEGACY.fullmatch(rel)}
 
 
 def _inside(rel: str) -> bool:
