@@ -28,6 +28,7 @@ class VariantRuns:
     variant: Variant
     params: dict[str, Any]
     runs: list[Any]  # FitResult per seed
+    train_images: int = 0  # images each run trained on (what the data gave, not what was asked for)
 
     def final(self, split: str, what: str) -> list[float]:
         return [getattr(getattr(r, split), what) for r in self.runs]
@@ -66,9 +67,10 @@ def run_variants(ctx, variants: list[Variant], checkpoint: bool = True) -> list[
     results = []
     for variant in variants:
         params = {**ctx.params, **variant.changes}
-        runs = []
+        runs, images = [], 0
         for seed in seeds_for(ctx):
             data = ctx.data(seed=seed, train_size=params["train_size"])
+            images = len(data.train)
             torch.manual_seed(seed)
             model = build_model(params["layers"], data.image_shape, data.num_classes, params["activation"])
             augment = make_augment(AugmentSettings.from_params(params), data.mean, data.std)
@@ -80,7 +82,7 @@ def run_variants(ctx, variants: list[Variant], checkpoint: bool = True) -> list[
                 save_torch({"layers": params["layers"], "activation": params["activation"],
                             "state_dict": runs[0].state_dict, "classes": data.classes},
                            ctx.files / "model.pt")  # fmt: skip
-        results.append(VariantRuns(variant, params, runs))
+        results.append(VariantRuns(variant, params, runs, images))
     return results
 
 
@@ -160,9 +162,17 @@ def curves(title: str, results: list[VariantRuns], metric: str) -> Curves:
 
 
 def headline_metrics(results: list[VariantRuns]) -> list[Metric]:
-    base = results[0]
-    best = max(results, key=lambda r: statistics.fmean(r.final("val", "acc")))
-    return [
-        Metric(title=f"val accuracy, {base.variant.label}", value=100 * statistics.fmean(base.final("val", "acc")), unit="%", fmt="{:.2f}"),
-        Metric(title=f"best: {best.variant.label}", value=100 * statistics.fmean(best.final("val", "acc")), unit="%", fmt="{:.2f}"),
+    """One metric per variant, "val accuracy, <label>" (each quotable by a stable name), baseline
+    first; the baseline and the best other variant are the key-number boxes. Each measurement
+    appears once: the best is never shown again under a second name, and when the baseline is
+    the best the box beside it is the runner-up, whose value differs where any does."""
+    metrics = [
+        Metric(title=f"val accuracy, {r.variant.label}", value=100 * statistics.fmean(r.final("val", "acc")), unit="%", fmt="{:.2f}")
+        for r in results
     ]
+    metrics[0].key = True
+    others = sorted(metrics[1:], key=lambda m: -m.value)
+    second = next((m for m in others if m.text != metrics[0].text), others[0] if others else None)
+    if second is not None:
+        second.key = True
+    return metrics

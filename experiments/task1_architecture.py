@@ -7,7 +7,8 @@ import dataclasses
 from experiments._show import count, pct, plural, shape
 from reportgen import theory
 from reportgen.errors import ReportgenError
-from reportgen.registry import experiment, linked, per_profile
+from reportgen.params import at_least
+from reportgen.registry import experiment, from_data, linked, per_profile
 from reportgen.results import Curves, Matrix, Metric, Panel, Scatter, Section, Table, Text
 
 TRAINING = {
@@ -18,7 +19,9 @@ TRAINING = {
     "batch_size": 128,
     "optimizer": "adam",
     "lr": 1e-3,
-    "image_size": 28,
+    # The data's own size (or the top-level image_size); digits' 16 pixels are raised to 28,
+    # the smallest size every built-in variant fits.
+    "image_size": from_data("image_size", at_least=28),
 }
 ARCHITECTURE_TAG = "architecture"  # experiments with this tag join the comparison
 ACTIVATION_TYPES = {"relu", "elu", "leakyrelu", "gelu", "tanh", "sigmoid"}
@@ -124,6 +127,8 @@ def train_variant(ctx) -> Section:
             Metric(title="trainable parameters", value=summary.trainable_params, fmt="{:,.0f}"),
             Metric(title="non-trainable parameters", value=params - summary.trainable_params, fmt="{:,.0f}"),
             Metric(title="train accuracy", value=100 * result.train.acc, unit="%", fmt="{:.2f}"),
+            # What the data gave (a small folder gives fewer than train_size): captions quote this.
+            Metric(title="training images", value=len(data.train), fmt="{:,.0f}"),
             Table(
                 title=f"{ctx.exp.title}: layers",
                 caption=(
@@ -166,8 +171,9 @@ for _id, (_title, _layers) in VARIANTS.items():
 
 
 def from_config(config, registry: dict) -> dict:
-    """Adds the variants defined in reportgen.toml ([variants.ID] title, layers); with
-    builtin_variants = false, drops ours (the baseline stays: everything is compared with it)."""
+    """Adds the variants defined in reportgen.toml ([variants.ID] title, layers and any parameter
+    the baseline takes, checked like [experiments.ID]); with builtin_variants = false, drops ours
+    (the baseline stays: everything is compared with it)."""
     from reportgen.registry import Experiment
 
     registry = dict(registry)
@@ -182,6 +188,7 @@ def from_config(config, registry: dict) -> dict:
         registry[exp_id] = dataclasses.replace(
             template, id=exp_id, title=variant.title, params={**TRAINING, "layers": list(variant.layers)},
             in_talk=False, order=registry["arch-comparison"].order - 0.5 + index * 1e-3,
+            preset=variant.parameters(), preset_table=f"variants.{exp_id}",
         )  # fmt: skip
     return registry
 
@@ -275,12 +282,14 @@ def compare(ctx) -> Section:
 LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
 
 
-def theory_walk(layers: list[str], input_size: int, classes: int) -> tuple[list[list[str]], list[list[str]], int]:
+def theory_walk(
+    layers: list[str], input_size: int, classes: int, channels: int = 1
+) -> tuple[list[list[str]], list[list[str]], int]:
     """Output size and parameter formula of every layer, from the parsed layer spec (the same
-    parser that builds the model), with the total parameter count."""
+    parser that builds the model), with the total parameter count, for `channels`-channel input."""
     from reportgen.nn.layers import parse_layers
 
-    size, channels, flat = input_size, 1, None
+    size, flat = input_size, None
     size_rows, param_rows, total = [], [], 0
     for layer in parse_layers(layers):
         token = layer.text
@@ -326,10 +335,13 @@ def theory_walk(layers: list[str], input_size: int, classes: int) -> tuple[list[
         "image": [[3, 1, 0, 2, 5], [0, 4, 6, 1, 2], [2, 2, 1, 0, 3]],
         "kernel": LAPLACIAN,
         "pool_grid": [[1, 3, 2, 1], [4, 6, 5, 0], [7, 2, 9, 8], [1, 0, 3, 4]],
+        # The baseline's input and the build's data: the theory counts what the per-layer table counts.
         "input_size": linked("arch-baseline", "image_size"),
+        "channels": from_data("channels"),
+        "classes": from_data("classes"),
         "layers": linked("arch-baseline", "layers"),
-        "classes": 10,
     },
+    checks={"channels": at_least(1), "classes": at_least(2)},
 )
 def worked_theory(ctx) -> Section:
     """Every number computed by reportgen.theory and checked against torch before it is shown."""
@@ -351,11 +363,13 @@ def worked_theory(ctx) -> Section:
     assert torch.equal(F.max_pool2d(torch.tensor([[grid]], dtype=torch.float64), 2)[0, 0], torch.tensor(pooled, dtype=torch.float64))
 
     # Sizes and parameter counts through the baseline, by formula, checked against the real model.
-    size_rows, param_rows, formula_total = theory_walk(ctx.params["layers"], ctx.params["input_size"], ctx.params["classes"])
-    model = build_model(ctx.params["layers"], (1, ctx.params["input_size"], ctx.params["input_size"]), ctx.params["classes"])
+    size, channels, classes = ctx.params["input_size"], ctx.params["channels"], ctx.params["classes"]
+    size_rows, param_rows, formula_total = theory_walk(ctx.params["layers"], size, classes, channels)
+    in_shape = (channels, size, size)
+    model = build_model(ctx.params["layers"], in_shape, classes)
     real_total = sum(p.numel() for p in model.parameters())
     assert formula_total == real_total, f"formula {formula_total} != torch {real_total}"
-    assert summarize(model, (1, ctx.params["input_size"], ctx.params["input_size"])).total_params == real_total
+    assert summarize(model, in_shape).total_params == real_total
 
     same_rows = [[f"{kk}×{kk}", str(theory.same_padding(kk)), f"({kk} − 1) / 2"] for kk in (1, 3, 5, 7)]
     h, w = len(image), len(image[0])
@@ -399,14 +413,18 @@ def worked_theory(ctx) -> Section:
             ),
             Table(
                 title="Output size through the baseline",
-                caption=f"Output size = ⌊(W − K + 2P) / S⌋ + 1 from a {ctx.params['input_size']}×{ctx.params['input_size']}×1 input.",
+                caption=(f"Output size = ⌊(W − K + 2P) / S⌋ + 1 from a {size}×{size}×{channels} input "
+                         f"({'RGB' if channels == 3 else 'one channel' if channels == 1 else f'{channels} channels'}, "
+                         "as the baseline is trained)."),
                 key=True,
                 columns=["layer", "formula", "output"],
                 rows=size_rows,
             ),
             Table(
                 title="Parameters of each baseline layer",
-                caption="Conv: k·k·C_in·C_out + C_out; dense: n_in·n_out + n_out. The total equals torch's sum of numel().",
+                caption=(f"Conv: k·k·C_in·C_out + C_out (C_in = {channels} for the first); dense: n_in·n_out + n_out; "
+                         f"the head has one output per class ({classes}). The total, {count(formula_total)}, equals "
+                         "torch's sum of numel() over the model built from the same layers, checked when computed."),
                 columns=["layer", "formula", "parameters"],
                 rows=param_rows,
                 footer=["total", "", count(formula_total)],

@@ -7,7 +7,7 @@ import dataclasses
 import statistics
 
 from experiments._ablation import Variant, curves, headline_metrics, results_table, run_variants
-from reportgen.registry import experiment, per_profile
+from reportgen.registry import experiment, from_data, per_profile
 from reportgen.results import Section
 
 # A small CNN so that 8 ablations x 2 seeds fit in minutes on two CPU cores.
@@ -29,6 +29,7 @@ BASE = {
     "aug_rotate": 0.0,
     "aug_scale": 0.0,
     "aug_noise": 0.0,
+    "image_size": from_data("image_size"),  # the data's own size, or the top-level image_size
 }
 
 
@@ -106,7 +107,7 @@ def dropout(ctx) -> Section:
             with_dropout.append(f"dropout{p}")
     results = run_variants(ctx, [Variant("no dropout"), Variant(f"dropout {p}", {"layers": with_dropout})])
     sentence = (
-        f"Trained on {ctx.params['train_size']} images, the model without dropout ended with a train–validation "
+        f"Trained on {results[0].train_images:,} images, the model without dropout ended with a train–validation "
         f"accuracy gap of {_gap(results[0]):.1f} points ({_val(results[0]):.2f}% validation); with dropout the gap was "
         f"{_gap(results[1]):.1f} points ({_val(results[1]):.2f}% validation)."
     )
@@ -120,7 +121,7 @@ def augmentation(ctx) -> Section:
     on = {"aug_flip": True, "aug_translate": 2, "aug_rotate": 10.0, "aug_scale": 0.1}
     results = run_variants(ctx, [Variant("no augmentation"), Variant("flip + shift + rotate/zoom", on)])
     sentence = (
-        f"With flips, 2-pixel shifts and ±10° rotations on {ctx.params['train_size']} training images, validation "
+        f"With flips, 2-pixel shifts and ±10° rotations on {results[0].train_images:,} training images, validation "
         f"accuracy was {_val(results[1]):.2f}% against {_val(results[0]):.2f}% without; the train–validation gap "
         f"went from {_gap(results[0]):.1f} to {_gap(results[1]):.1f} points."
     )

@@ -58,7 +58,8 @@ def _own(ctx) -> Own:
         )
     ck = load_checkpoint(path)
     params = entry.inputs.get("params", {})
-    epochs, images = params.get("epochs"), params.get("train_size")
+    # The images it trained on as stored with its result (a small folder gives fewer than train_size).
+    epochs, images = params.get("epochs"), entry.section.metrics().get("training images")
     accuracy = entry.section.metrics().get("test accuracy")
     trained = "trained"
     if epochs:
@@ -171,12 +172,12 @@ def filters(ctx) -> Section:
     limit = float(max(np.abs(first).max(), np.abs(last).max()))
     items: list[Any] = []
     snapshots = [("after epoch 1", first)] if epochs == 1 else [("after epoch 1", first), (f"after epoch {epochs}", last)]
+    kind, drawn = filter_words(first.shape[1], limit, both=len(snapshots) == 2)
     for when, weights in snapshots:
         grid = filter_grid(weights)
         items.append(ImageGrid(
             title=f"{_cap(own.name)}: {conv} filters {when}",
-            caption=(f"All {len(grid.tiles)} {k}×{k} filters of {conv} ({own.name}, {own.trained}), {when}; "
-                     f"grey is zero, light positive, dark negative, on one scale (±{limit:.2f}) for both snapshots."),
+            caption=f"All {len(grid.tiles)} {kind} {k}×{k} filters of {conv} ({own.name}, {own.trained}), {when}; {drawn}.",
             images=[ctx.save_array(f"own_{when.split()[-1]}_{i}", t) for i, t in enumerate(grid.tiles)],
             columns=grid.columns, cmap="gray", vmin=-limit, vmax=limit, symmetric=True,
             key=when != "after epoch 1" or epochs == 1,
@@ -196,14 +197,26 @@ def filters(ctx) -> Section:
                  f"each filter kept its shape (mean correlation {change['correlation']:.2f} between the two snapshots).")  # fmt: skip
     else:
         moved = "At this profile the model trained for one epoch, so only the snapshot after epoch 1 is shown."
-    summary = (f"{_cap(own.name)} learned {len(first)} single-channel {k}×{k} filters in {conv}. {moved} "
-               f"{BACKBONE_TITLE}'s {len(rgb.tiles)} stem filters see colour, so they are shown in colour.")  # fmt: skip
+    colour = ("also see colour; both are drawn in colour" if first.shape[1] == 3 else "see colour, so they are shown in colour")
+    summary = (f"{_cap(own.name)} learned {len(first)} {kind} {k}×{k} filters in {conv}. {moved} "
+               f"{BACKBONE_TITLE}'s {len(rgb.tiles)} stem filters {colour}.")  # fmt: skip
     if epochs > 1:  # after a single epoch both snapshots are the same: nothing to measure
         items[0:0] = [
             Metric(title="relative weight change, first to last epoch", value=100 * change["relative"], unit="%", fmt="{:.1f}"),
             Metric(title="filter correlation, first to last epoch", value=change["correlation"], fmt="{:.2f}"),
         ]
     return Section(title=ctx.exp.title, summary=summary, items=items)
+
+
+def filter_words(channels: int, limit: float, both: bool) -> tuple[str, str]:
+    """What first-layer filters with `channels` input channels are ("single-channel", "RGB") and
+    how their tiles are drawn, as filter_grid draws them; "both snapshots" only when two are shown."""
+    if channels == 3:
+        return "RGB", "each drawn in colour from its red, green and blue weights, scaled by its own largest weight"
+    scale = f"on one scale (±{limit:.2f}){' for both snapshots' if both else ''}"
+    if channels == 1:
+        return "single-channel", f"grey is zero, light positive, dark negative, {scale}"
+    return f"{channels}-channel", f"each the mean over its {channels} input channels; grey is zero, light positive, dark negative, {scale}"
 
 
 # --- activation maps ------------------------------------------------------------------------

@@ -477,7 +477,9 @@ def data(
     config: ConfigOpt = Path("reportgen.toml"),
     download: Annotated[bool, typer.Option(help="Download when missing.")] = False,
 ) -> None:
-    """Show which dataset a build would use, where it was found, and its fingerprint."""
+    """Show which dataset a build would use, where it was found, its fingerprint, classes, images
+    per split (and per class), image size and channels."""
+    from reportgen.describe import summarise_data
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, download=download or None)
@@ -485,6 +487,49 @@ def data(
     out_console.print(f"{info.display}\n  location: {info.location}\n  fingerprint: {info.fingerprint}", highlight=False, markup=False)
     if info.notice:
         say(f"notice: {info.notice}", "yellow")
+    summary = summarise_data(cfg, info)
+    for line in summary.lines():
+        out_console.print(f"  {line}", highlight=False, markup=False)
+    table = RichTable(title="images per class")
+    for column in ("class", *summary.per_split):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for i, name in enumerate(summary.classes):
+        table.add_row(escape(name), *(f"{counts[i]:,}" for counts in summary.per_split.values()))
+    out_console.print(table)
+
+
+@app.command()
+@_guard
+def show(
+    experiment: Annotated[Optional[list[str]], typer.Argument(help="Experiment ids (default: every experiment).")] = None,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = Path("reportgen.toml"),
+) -> None:
+    """Every parameter of the experiments, resolved for this project: value, type, and where it came
+    from (default, profile, data, linked to another experiment, or the config)."""
+    import difflib
+
+    from reportgen.describe import param_rows, show_value
+    from reportgen.registry import load_experiments
+    from reportgen.runner import resolve_config_dataset
+
+    cfg = load_config(config, profile=profile)
+    registry = load_experiments(cfg)
+    ids = list(experiment or sorted(registry, key=lambda i: (registry[i].task, registry[i].order)))
+    for exp_id in ids:
+        if exp_id not in registry:
+            close = difflib.get_close_matches(exp_id, list(registry), n=3)
+            raise ReportgenError(f"unknown experiment '{exp_id}'", f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids", 2)
+    dataset = resolve_config_dataset(cfg)
+    say(f"Parameters ({cfg.profile.value} profile, data: {dataset.display}), as reportgen.toml takes them", "bold")
+    rows = param_rows(cfg, dataset, registry, ids)
+    width = min(max((len(f"{r.name} = {show_value(r.value)}") for r in rows), default=0), 40)
+    for exp_id in ids:
+        out_console.print(f"\n[experiments.{exp_id}]  # task {registry[exp_id].task}: {registry[exp_id].title}",
+                          highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+        for row in (r for r in rows if r.experiment == exp_id):
+            assignment = f"{row.name} = {show_value(row.value)}"
+            out_console.print(f"{assignment:<{width}}  # {row.type}; {row.origin}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

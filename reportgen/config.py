@@ -76,12 +76,17 @@ class TaskConfig(BaseModel):
 
 
 class VariantConfig(BaseModel):
-    """A Task 1 architecture variant defined in the config: a title and its layers."""
+    """A Task 1 architecture variant defined in the config: a title, its layers, and any other
+    parameter the baseline takes (epochs, lr, image_size, ...), checked when planning."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     title: str = Field(min_length=1)
     layers: list[str] = Field(min_length=1)
+
+    def parameters(self) -> dict[str, Any]:
+        """The parameters beyond title and layers, as written."""
+        return dict(self.model_extra or {})
 
 
 class Config(BaseModel):

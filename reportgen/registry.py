@@ -64,6 +64,23 @@ def linked(experiment: str, param: str) -> Linked:
     return Linked(experiment, param)
 
 
+@dataclass(frozen=True)
+class FromData:
+    """A parameter whose default is a fact of the data the build uses (channels, image_size, classes)."""
+
+    fact: str
+    at_least: int | None = None
+
+
+def from_data(fact: str, at_least: int | None = None) -> FromData:
+    """Default = `fact` ("channels", "image_size" or "classes") of the build's dataset, as planned.
+
+    `at_least` raises a dataset's own image size to what an experiment's networks need (digits'
+    16 pixels to 28 for Task 1's deeper variants); a top-level image_size the student set is kept.
+    """
+    return FromData(fact, at_least)
+
+
 @dataclass
 class Experiment:
     """One registered experiment: `fn(ctx) -> Section` plus what its cache key depends on.
@@ -86,6 +103,10 @@ class Experiment:
     tags: tuple[str, ...] = ()
     in_talk: bool = True
     checks: dict[str, param_rules.Rule] = field(default_factory=dict)
+    # Parameters set where the experiment is defined in the config ([variants.ID] of Task 1),
+    # checked like [experiments.ID] overrides; `preset_table` names that table in messages.
+    preset: dict[str, Any] = field(default_factory=dict)
+    preset_table: str = ""
 
     def resolve(
         self,
@@ -94,6 +115,7 @@ class Experiment:
         *,
         source: str = "reportgen.toml",
         lookup: Callable[[str, str], Any] | None = None,
+        data: Callable[[], Any] | None = None,
     ) -> dict[str, Any]:
         """The parameters for a profile, with config overrides type- and range-checked.
 
@@ -101,34 +123,73 @@ class Experiment:
             ReportgenError: an unknown parameter, a wrong type or a value out of range, naming
                 the config file, the experiment and the key.
         """
-        resolved = {}
+        return self.resolve_sourced(profile, overrides, source=source, lookup=lookup, data=data)[0]
+
+    def resolve_sourced(
+        self,
+        profile: str,
+        overrides: dict[str, Any] | None = None,
+        *,
+        source: str = "reportgen.toml",
+        lookup: Callable[[str, str], Any] | None = None,
+        data: Callable[[], Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The parameters (as `resolve`) and, for each, where its value came from: "default",
+        "profile quick", "linked to ID.NAME", "data ...", "config [experiments.ID]"."""
+        resolved, origin = {}, {}
         for name, value in self.params.items():
+            origin[name] = "default"
             if isinstance(value, PerProfile):
-                value = value.pick(profile)
+                value, origin[name] = value.pick(profile), f"profile {profile}"
             if isinstance(value, Linked):
                 if lookup is None:
                     raise ValueError(f"{self.id}.{name}: linked parameter needs a lookup")
+                origin[name] = f"linked to {value.experiment}.{value.param}"
                 value = lookup(value.experiment, value.param)
+            if isinstance(value, FromData):
+                value, origin[name] = _from_data(value, data)
             resolved[name] = value
-        for name, value in (overrides or {}).items():
-            if name in ("title", "enabled"):
-                continue  # display and selection settings, applied by load_experiments
-            if name not in resolved:
-                close = difflib.get_close_matches(name, list(resolved), n=3)
-                known = ", ".join(close or sorted(resolved)) or "none"
-                raise ReportgenError(
-                    f"{source}: [experiments.{self.id}] unknown parameter '{name}'",
-                    f"{'did you mean' if close else 'known'}: {known}",
-                    2,
-                )
-            resolved[name] = _coerce(source, self.id, name, resolved[name], value)
+        tables = [(self.preset_table or f"experiments.{self.id}", self.preset), (f"experiments.{self.id}", overrides or {})]
+        for table, values in tables:
+            for name, value in values.items():
+                if values is not self.preset and name in ("title", "enabled"):
+                    continue  # display and selection settings, applied by load_experiments
+                if name not in resolved:
+                    close = difflib.get_close_matches(name, list(resolved), n=3)
+                    known = ", ".join(close or sorted(resolved)) or "none"
+                    raise ReportgenError(
+                        f"{source}: [{table}] unknown parameter '{name}'",
+                        f"{'did you mean' if close else 'known'}: {known}",
+                        2,
+                    )
+                resolved[name] = _coerce(source, table, name, resolved[name], value)
+                origin[name] = f"config [{table}]"
         problem = param_rules.check_all(resolved, self.checks)
         if problem:
-            raise ReportgenError(f"{source}: [experiments.{self.id}] {problem}", exit_code=2)
-        return resolved
+            table = next((t for t, values in reversed(tables) if _names(problem) & set(values)), f"experiments.{self.id}")
+            raise ReportgenError(f"{source}: [{table}] {problem}", exit_code=2)
+        return resolved, origin
 
 
-def _coerce(source: str, exp_id: str, name: str, default: Any, value: Any) -> Any:
+def _names(problem: str) -> set[str]:
+    """The parameter a check_all problem is about ('epochs: must be ...' -> {'epochs'})."""
+    return {problem.split(":", 1)[0]}
+
+
+def _from_data(wanted: FromData, data: Callable[[], Any] | None) -> tuple[Any, str]:
+    """A data-following default and where it came from; raised to `at_least` unless the student chose the size."""
+    if data is None:  # resolved outside a build (a test, a script): the least size the experiment takes,
+        return wanted.at_least, "data (not known here)"  # or None: the code takes the data as it comes
+    facts = data()
+    value = facts.get(wanted.fact)
+    if wanted.fact == "image_size" and facts.explicit_size:
+        return value, "config (top-level image_size)"
+    if wanted.at_least is not None and value < wanted.at_least:
+        return wanted.at_least, f"data ({value} raised to {wanted.at_least})"
+    return value, "data"
+
+
+def _coerce(source: str, table: str, name: str, default: Any, value: Any) -> Any:
     if isinstance(default, bool) or default is None:
         ok = default is None or isinstance(value, bool)
     elif isinstance(default, float):
@@ -147,7 +208,7 @@ def _coerce(source: str, exp_id: str, name: str, default: Any, value: Any) -> An
     if not ok:
         expected = "a list of image file paths (text)" if default == [] and "image" in name else _type_name(default)
         raise ReportgenError(
-            f"{source}: [experiments.{exp_id}] {name}: expected {expected}, got {value!r}",
+            f"{source}: [{table}] {name}: expected {expected}, got {value!r}",
             exit_code=2,
         )
     return value

@@ -181,17 +181,7 @@ def plan(
     experiments = with_needs(experiments, registry)
     _check_overrides(config, registry)
     planned: dict[str, Planned] = {}
-    source = config.source.name
-    resolved: dict[str, dict[str, Any]] = {}
-
-    def params_of(exp_id: str) -> dict[str, Any]:
-        if exp_id not in resolved:
-            if exp_id not in registry:
-                raise ReportgenError(f"a parameter refers to unknown experiment '{exp_id}'", exit_code=2)
-            exp = registry[exp_id]
-            resolved[exp_id] = exp.resolve(config.profile.value, config.experiments.get(exp_id), source=source,
-                                           lookup=lambda other, name: params_of(other)[name])  # fmt: skip
-        return resolved[exp_id]
+    params_of = param_resolver(config, dataset, registry)
 
     for exp in experiments:
         params = params_of(exp.id)
@@ -214,6 +204,35 @@ def plan(
         item.problem = cache.problems.get((exp.id, key), "")
         planned[exp.id] = item
     return list(planned.values())
+
+
+def param_resolver(
+    config: Config, dataset: DatasetInfo, registry: dict[str, Experiment], origins: dict[str, dict[str, str]] | None = None
+) -> Callable[[str], dict[str, Any]]:
+    """exp_id -> its resolved parameters (config overrides, linked parameters and the data's facts
+    applied, every value checked); `origins`, when given, receives where each value came from."""
+    from reportgen.data.facts import config_facts
+
+    resolved: dict[str, dict[str, Any]] = {}
+
+    @functools.cache
+    def facts() -> Any:  # read only when a parameter follows the data (a folder is listed once)
+        return config_facts(config, dataset)
+
+    def params_of(exp_id: str) -> dict[str, Any]:
+        if exp_id not in resolved:
+            if exp_id not in registry:
+                raise ReportgenError(f"a parameter refers to unknown experiment '{exp_id}'", exit_code=2)
+            values, sources = registry[exp_id].resolve_sourced(
+                config.profile.value, config.experiments.get(exp_id), source=config.source.name,
+                lookup=lambda other, name: params_of(other)[name], data=facts,
+            )  # fmt: skip
+            resolved[exp_id] = values
+            if origins is not None:
+                origins[exp_id] = sources
+        return resolved[exp_id]
+
+    return params_of
 
 
 def _path_params(params: dict[str, Any]) -> dict[str, list[str]]:
