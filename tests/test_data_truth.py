@@ -85,7 +85,6 @@ def tables(entry: Entry) -> list[Table]:
 
 
 def test_theory_counts_what_the_layer_table_counts_on_an_rgb_folder(rgb_project: Path) -> None:
-    import torch
 
     from reportgen.nn.spec import build_model
 
