@@ -351,15 +351,16 @@ def maximise_channels(ctx) -> Section:
                 if r.start > 0:
                     gains.append(r.end / r.start)
         iterations = settings.steps * settings.octaves
+        shown = max(len(results[(who, layer)][0]) for layer in layers)  # a layer may have fewer than asked for
         scales = " → ".join(f"{round(settings.size / settings.octave_scale**i)}" for i in reversed(range(settings.octaves)))
         items.append(ImageGrid(
             title=f"{_cap(title)}: inputs that maximise a channel",
-            caption=(f"{_cap(model_text)}, channels 0–{count - 1} of {' and '.join(namer(l) for l in layers)}: each image "
+            caption=(f"{_cap(model_text)}, channels 0–{shown - 1} of {' and '.join(namer(l) for l in layers)}: each image "
                      f"optimised from grey noise with Adam (step {settings.lr:g}) for {iterations} iterations over "
                      f"{plural(settings.octaves, 'octave')} ({scales} px), jitter ±{settings.jitter} px, TV weight {settings.tv:g}, "
                      f"L2 weight {settings.l2:g}; labels give the channel's mean activation for the noise → for the "
                      f"picture{' (conv outputs before the ReLU)' if who == 'own' else ''}; contrast stretched."),
-            images=images, labels=labels, columns=count, row_labels=rows,
+            images=images, labels=labels, columns=shown, row_labels=rows,
             cmap="gray", key=who == "backbone",
         ))  # fmt: skip
     median = float(np.median(gains)) if gains else 0.0

@@ -40,7 +40,9 @@ dataset = "fashion-mnist"   # fashion-mnist | mnist | cifar10 | cifar100 | svhn 
 fallback = "digits"         # Fashion-MNIST not installed: "digits" (scikit-learn's 8x8 digits,
                             # with a notice on the title slide) or "none" (stop with an error)
 # download = false          # true: torchvision may download a missing dataset (needs the network)
-# image_size = 64           # folder datasets are resized to this many pixels a side
+# image_size = 64           # folder datasets are resized to this many pixels a side; when set,
+                            # every experiment trains at this size (Task 1 and 2 follow the data:
+                            # its size, channels and classes; `reportgen data` shows them)
 
 # --- How the experiments run ----------------------------------------------------------------
 profile = "standard"        # quick: seconds, to try things out | standard: real accuracies on a
@@ -87,6 +89,9 @@ seed = 0                    # the same seed gives the same numbers
 # {{ NAME.test accuracy }}).
 # Layers: conv32 (3x3, no padding), conv64 k5 same bn, pool, gap, dropout0.25, fc128; the
 # classifier is appended.
+#
+# Any parameter of arch-baseline may be set here too (epochs, lr, image_size, ...);
+# `reportgen show arch-baseline` lists them with their values and where each came from.
 #
 # [variants.arch-narrow]
 # title = "Narrow: 16 and 32 filters"
@@ -211,7 +216,7 @@ Delete this file if you do not want it.
 """
 
 # Only reportgen's plain-data modules at the top: the deliverables are rendered without torch.
-from reportgen.registry import experiment, per_profile
+from reportgen.registry import experiment, from_data, per_profile
 from reportgen.results import Curves, Metric, Section
 
 
@@ -228,6 +233,7 @@ from reportgen.results import Curves, Metric, Section
         "batch_size": 128,
         "lr": 1e-3,
         "width": 32,
+        "image_size": from_data("image_size"),  # the data's size, or the top-level image_size
     },
     tags=("architecture",),  # joins the Task 1 comparison table and plot
 )
@@ -238,7 +244,7 @@ def residual(ctx) -> Section:
 
     from reportgen.nn.train import TrainSettings, fit
 
-    data = ctx.data(image_size=28)  # normalised tensors: data.train, data.val, data.test
+    data = ctx.data()  # normalised tensors at image_size: data.train, data.val, data.test
     width = ctx.params["width"]
 
     def conv_bn(channels: int) -> list[nn.Module]:
