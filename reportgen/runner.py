@@ -483,7 +483,8 @@ def preflight(items: list[Planned], dataset: DatasetInfo) -> None:
                 try:
                     build_model(layers, (channels, size, size), 10, item.params.get("activation", "relu"))
                 except ReportgenError as exc:
-                    raise ReportgenError(f"[experiments.{item.exp.id}] {name}: {exc.message}", exc.hint, 2) from None
+                    hint = f"{exc.hint}, or a larger image_size ('reportgen show {item.exp.id}' says where {size} came from)"
+                    raise ReportgenError(f"[experiments.{item.exp.id}] {name}: {exc.message}", hint, 2) from None
 
 
 def resolve_config_dataset(config: Config) -> DatasetInfo:

@@ -283,3 +283,17 @@ def test_no_task2_slide_shows_one_value_under_two_names(built) -> None:
         boxes = block.talk_slide().metrics
         assert len(boxes) == 2, exp.id
         assert len({m.title for m in boxes}) == len({m.text for m in boxes}) == 2, (exp.id, [(m.title, m.text) for m in boxes])
+
+
+def test_a_variant_that_does_not_fit_the_chosen_size_says_where_the_size_came_from(tmp_path: Path) -> None:
+    from reportgen.registry import select
+    from reportgen.runner import plan, preflight
+
+    project = write_project(tmp_path, "digits", "image_size = 16\n")
+    cfg = load_config(project / "reportgen.toml")
+    registry, dataset = load_experiments(cfg), resolve_config_dataset(cfg)
+    items = plan(select(registry, [1]), cfg, dataset, Cache(tmp_path / "cache"), registry)
+    with pytest.raises(ReportgenError) as info:
+        preflight(items, dataset)
+    assert "arch-more-conv" in info.value.message and "16x16" in info.value.message
+    assert "reportgen show arch-more-conv" in info.value.hint and "16 came from" in info.value.hint
