@@ -188,7 +188,7 @@ def filters(ctx) -> Section:
     items.append(ImageGrid(
         title=f"{BACKBONE_TITLE}: stem filters in colour",
         caption=(f"The {len(rgb.tiles)} RGB {stem.shape[-1]}×{stem.shape[-2]} filters of the stem conv of "
-                 f"{backbone.source}; each scaled by its largest weight, grey is zero."),
+                 f"{backbone.source}; {filter_words(3, 0.0, both=False)[1]}."),
         images=[ctx.save_array(f"backbone_{i}", t) for i, t in enumerate(rgb.tiles)],
         columns=rgb.columns,
     ))  # fmt: skip

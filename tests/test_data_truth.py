@@ -231,6 +231,8 @@ def test_filters_slide_on_an_rgb_model_says_rgb_and_the_images_it_trained_on(rgb
     assert "RGB 5×5 filters of conv1" in own.caption and "grey is zero" not in own.caption
     assert "both snapshots" not in own.caption  # one epoch: one snapshot shown
     assert f"on {used} image folder data images" in own.caption and "2,000" not in own.caption
+    stem = [i for i in section.items if isinstance(i, ImageGrid)][-1]
+    assert "RGB" in stem.caption and "grey is zero" not in stem.caption
 
 
 def test_task2_sentences_quote_the_images_trained_on(rgb_project: Path) -> None:
