@@ -200,6 +200,9 @@ def _coerce(source: str, table: str, name: str, default: Any, value: Any) -> Any
         ok = isinstance(value, list) and all(
             isinstance(v, type(item)) or (isinstance(item, float) and isinstance(v, int)) for v in value
         )
+    elif name in param_rules.COUNT_OR_INDICES and isinstance(default, int) and isinstance(value, list):
+        # A count by default; a list of indices chooses the images (ranges checked by the rules).
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     elif isinstance(default, list) and "image" in name:
         # An empty default says nothing about its items; an image list holds file paths.
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)

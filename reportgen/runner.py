@@ -247,13 +247,16 @@ def _path_params(params: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _file_fingerprints(exp_id: str, params: dict[str, Any], config: Config) -> dict[str, str]:
-    """sha256 of every image file a parameter names (relative paths from the project folder)."""
+    """sha256 of every image file a parameter names (relative paths from the project folder),
+    each checked first as the project's own picture: inside the project, a raster image."""
+    from reportgen.pictures import check_picture
+
     prints = {}
     for name, values in _path_params(params).items():
         for value in values:
-            path = config.resolve(Path(value).expanduser())
-            if not path.suffix:
+            if not Path(value).suffix:
                 continue  # a bundled sample's name, not a file
+            path = config.resolve(Path(value).expanduser())
             why = path_problem(path, "file")  # stat only: a named pipe must not hang the read below
             if why is not None:
                 raise ReportgenError(
@@ -261,6 +264,12 @@ def _file_fingerprints(exp_id: str, params: dict[str, Any], config: Config) -> d
                     f"give a path to an image file (relative paths start at {config.root.resolve()})",
                     2,
                 )
+            key = f"[experiments.{exp_id}] {name}"
+            # Pictures from a parameter are published in the figures: the logo's rules apply.
+            path = check_picture(Path(value).expanduser(), config.root, key, config.source)
+            if path.suffix.lower() == ".svg":
+                raise ReportgenError(f"{config.source.name}: {key}: '{value}' is a vector drawing the network cannot read",
+                                     "use a PNG or JPEG photo", 2)  # fmt: skip
             try:
                 prints[value] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
             except OSError:
