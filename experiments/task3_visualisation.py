@@ -9,10 +9,12 @@ the ImageNet network comes from `reportgen.nn.backbones` (offline).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from experiments._show import plural
 from reportgen.errors import ReportgenError
+from reportgen.params import Rule
 from reportgen.registry import experiment, per_profile
 from reportgen.results import Bars, ImageGrid, Metric, Scatter, Section, Table
 
@@ -23,6 +25,8 @@ BACKBONE_TITLE = "EfficientNet-Lite0"
 PHOTOS = {"photos": per_profile(quick=["chelsea", "coffee"], standard=["chelsea", "coffee", "astronaut", "rocket"],
                                 full=["chelsea", "coffee", "astronaut", "rocket"]),
           "images": []}  # fmt: skip
+# A file named by `image`: a path with its extension (the runner tells files from names by it).
+IMAGE_FILE = Rule(lambda v: v == "" or bool(Path(v).suffix), "a file's path with its extension (bundled photos go in photo)")
 # The own model's test images come from the same subset as Task 1's test split.
 TEST = {"test_size": per_profile(quick=1000, standard=10000, full=10000)}
 
@@ -149,8 +153,6 @@ def _backbone(ctx) -> Any:
 
 def _photos(ctx) -> dict[str, Any]:
     """The chosen scikit-image photos and the user's image files (by file name), as RGB uint8."""
-    from pathlib import Path
-
     from reportgen.nn.backbones import load_image, sample_photos
 
     bundled = sample_photos()
@@ -185,8 +187,6 @@ def _whole(ctx, name: str, photo, view) -> str:
 def _activation_photo(ctx) -> tuple[Any, str]:
     """The backbone's picture for the activation maps: the user's `image` file when given, else
     the bundled `photo`; with the words that name it in a caption."""
-    from pathlib import Path
-
     from reportgen.nn.backbones import load_image, sample_photos
 
     if ctx.params["image"]:
@@ -275,7 +275,7 @@ def filter_words(channels: int, limit: float, both: bool) -> tuple[str, str]:
 
 @experiment(task=3, id="t3-activations", in_talk=False, title="Activation maps at the first and last conv layer", needs=(OWN,),
             # The own model's test image by its index; the backbone's photo by name, or a file as image.
-            params={**TEST, "test_index": 0, "photo": "chelsea", "image": "", "channels": 8})  # fmt: skip
+            params={**TEST, "test_index": 0, "photo": "chelsea", "image": "", "channels": 8}, checks={"image": IMAGE_FILE})  # fmt: skip
 def activations(ctx) -> Section:
     """The most active channels of the first and last conv stage for one image, input beside them."""
     import numpy as np
@@ -552,6 +552,26 @@ def gradcam(ctx) -> Section:
         colorbar="class evidence (scaled to its maximum)", key=True,
     )]  # fmt: skip
 
+    grid, own_agree = _own_gradcam(ctx)
+    items.append(grid)
+    mean = lambda values: sum(values) / len(values)
+    summary = (f"Both methods weight the channels of the last conv layer by the gradient of a class score; Grad-CAM++ "
+               f"weights each position's positive gradients. On the photos their maps correlate at r = {mean(agree):.2f} "
+               f"on average ({mean(own_agree):.2f} on the test images); the map of {which} correlates with the top-1 map "
+               f"at r = {mean(other):.2f}.")  # fmt: skip
+    return Section(title=ctx.exp.title, summary=summary, items=[
+        Metric(title="Grad-CAM / Grad-CAM++ correlation, photos", value=mean(agree), fmt="{:.2f}"),
+        Metric(title="Grad-CAM / Grad-CAM++ correlation, test images", value=mean(own_agree), fmt="{:.2f}"),
+        Metric(title="top-1 / other class map correlation, photos", value=mean(other), fmt="{:.2f}"),
+        *items,
+    ])  # fmt: skip
+
+
+def _own_gradcam(ctx) -> tuple[ImageGrid, list[float]]:
+    """Grad-CAM and Grad-CAM++ of the own model on the chosen test images, and per image the
+    correlation of the two maps."""
+    from reportgen.vis.cam import GradCAM, GradCAMPlusPlus
+
     own = _own(ctx)
     tests = _test_images(ctx, own, ctx.params["test_images"])
     stage = own.stages[-1]
@@ -567,7 +587,7 @@ def gradcam(ctx) -> Section:
         images += [picture] * 4
         overlays += [""] + [ctx.save_array(f"own_cam_{i}_{j}", m.heat) for j, m in enumerate(maps)]
         labels += [f"test image {index}\ntrue: {tests.names[i]}"] + [f"{classes[m.target]} ({m.probability:.2f})" for m in maps]
-    items.append(ImageGrid(
+    grid = ImageGrid(
         title=f"{_cap(own.name)}: Grad-CAM and Grad-CAM++ on test images",
         caption=(f"{_cap(own.name)} ({own.weights}), {tests.words(ctx.params['test_images'])} of the "
                  f"{tests.total:,}-image test split; maps of {_own_layer(own, stage)} after its activation "
@@ -575,18 +595,8 @@ def gradcam(ctx) -> Section:
         images=images, overlays=overlays, labels=labels, columns=4,
         col_labels=["test image", "Grad-CAM", "Grad-CAM++", "Grad-CAM, 2nd class"],
         colorbar="class evidence (scaled to its maximum)",
-    ))  # fmt: skip
-    mean = lambda values: sum(values) / len(values)
-    summary = (f"Both methods weight the channels of the last conv layer by the gradient of a class score; Grad-CAM++ "
-               f"weights each position's positive gradients. On the photos their maps correlate at r = {mean(agree):.2f} "
-               f"on average ({mean(own_agree):.2f} on the test images); the map of {which} correlates with the top-1 map "
-               f"at r = {mean(other):.2f}.")  # fmt: skip
-    return Section(title=ctx.exp.title, summary=summary, items=[
-        Metric(title="Grad-CAM / Grad-CAM++ correlation, photos", value=mean(agree), fmt="{:.2f}"),
-        Metric(title="Grad-CAM / Grad-CAM++ correlation, test images", value=mean(own_agree), fmt="{:.2f}"),
-        Metric(title="top-1 / other class map correlation, photos", value=mean(other), fmt="{:.2f}"),
-        *items,
-    ])  # fmt: skip
+    )  # fmt: skip
+    return grid, own_agree
 
 
 def _correlation(a, b) -> float:
@@ -644,8 +654,8 @@ def classify(ctx) -> Section:
         ranked = top_k(backbone.model, view.x, backbone.labels, ctx.params["top"])
         items.append(Bars(
             title=f"{BACKBONE_TITLE} on '{name}'",
-            caption=(f"Top-{len(ranked)} ImageNet classes for '{name}' ({photo_size(view)}, shown whole, faded outside "
-                     f"what the network saw: its {crop_words(backbone)}); {backbone.source}."),
+            caption=(f"Top-{len(ranked)} ImageNet classes for '{name}' from its {crop_words(backbone)}; the photo "
+                     f"({photo_size(view)}) is shown whole, faded outside the crop; {backbone.source}."),
             labels=[label for label, _, _ in ranked], values=[p for _, p, _ in ranked], xlabel="probability",
             image=_whole(ctx, f"photo_{index}", photo, view), key=index == 0,
         ))  # fmt: skip

@@ -208,8 +208,10 @@ def _plan_with(project: Path, table: str) -> tuple[int, str]:
         ("[experiments.t3-gradcam]\nimages = [\"photos/none.jpg\"]\n", ["t3-gradcam", "images", "photos/none.jpg", "does not exist"]),
         ("[experiments.t3-activations]\nimage = \"photos/none.png\"\n", ["t3-activations", "image", "does not exist"]),
         ("[experiments.t3-classify]\nimages = [\"photos/notes.png\"]\n", ["t3-classify", "notes.png", "cannot be read as an image"]),
+        ("[experiments.t3-activations]\nimage = \"chelsea\"\n", ["t3-activations", "image", "extension", "photo"]),
     ],
-    ids=["index-past-test-size", "local-index", "activation-index", "missing-file", "missing-single-file", "not-an-image"],
+    ids=["index-past-test-size", "local-index", "activation-index", "missing-file", "missing-single-file", "not-an-image",
+         "bundled-name-as-file"],  # fmt: skip
 )
 def test_a_bad_choice_is_one_line_when_planning(project: Path, table: str, words: list[str]) -> None:
     (project / "photos").mkdir()
