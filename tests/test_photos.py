@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+from experiments.task3_visualisation import _own, _test_images
 from reportgen.cache import Entry
 from reportgen.data.sources import resolve_dataset
 from reportgen.errors import ReportgenError
@@ -30,8 +31,6 @@ from reportgen.vis.photos import photo_view, whole_with_crop
 from tests.conftest import CONFIG, invoke
 from tests.test_hardening_safety import one_error_line
 
-# Loaded before any experiment module is imported by name: `plan` takes the registry's order
-# (tasks in order) as the order in which needs are met.
 REGISTRY = load_experiments()
 WIDE = (300, 902)  # height, width of the student's photos
 RADIUS = 100
@@ -66,8 +65,6 @@ def wide_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _chosen(ctx: Context, chosen: int | list[int]) -> Any:
     """The test images Task 3 picks for `chosen`, as its experiments do."""
-    from experiments.task3_visualisation import _own, _test_images
-
     return _test_images(ctx, _own(ctx), chosen)
 
 
