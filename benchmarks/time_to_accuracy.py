@@ -8,8 +8,8 @@ split, seed 0) and are scored on the same test images after every epoch; scoring
 as training time, data preparation is. Prints one JSON object: the seconds each needs to reach
 88 % and 90 % test accuracy, their ratio (plain / reportgen) and the test accuracy each reaches
 within the standard profile's budget (its number of epochs). Fashion-MNIST falls back to
-scikit-learn's digits when it is not installed. Run: `make bench` or
-`python benchmarks/time_to_accuracy.py --max-epochs 6`.
+scikit-learn's digits when it is not installed (or with TTA_DATASET=digits). Run: `make bench`
+or `python benchmarks/time_to_accuracy.py --max-epochs 6`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def standard_params() -> dict:
 def dataset_info():
     from reportgen.data.sources import resolve_dataset
 
-    return resolve_dataset("fashion-mnist", None, fallback="digits")
+    return resolve_dataset(os.environ.get("TTA_DATASET", "fashion-mnist"), None, fallback="digits")
 
 
 def splits(info, params: dict):
@@ -164,11 +164,11 @@ def run_reportgen(overrides: dict) -> dict:
     model = build_model(BASELINE, data.image_shape, data.num_classes)
     settings = TrainSettings.from_params(params)
     fit(model, data, settings, seed=0, callbacks=[ScoreTest()])
-    recipe = {k: params[k] for k in ("optimizer", "lr", "schedule", "label_smoothing", "weight_decay", "epochs")}
+    recipe = {k: getattr(settings, k) for k in ("optimizer", "lr", "schedule", "label_smoothing", "weight_decay", "epochs")}
     return {"curve": curve, "threads": threads, "recipe": recipe}
 
 
-def summary(name: str, run: dict, budget: int) -> dict:
+def summary(run: dict, budget: int) -> dict:
     curve = run["curve"]
     within = curve[: budget]
     return {
@@ -198,8 +198,8 @@ def main() -> None:
     if args.only == "both":
         cmd = [sys.executable, __file__, "--only", "plain", "--max-epochs", str(args.max_epochs)]
         line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        out["plain"] = summary("plain", json.loads(line), budget)
-    out["reportgen"] = summary("reportgen", run_reportgen(overrides), budget)
+        out["plain"] = summary(json.loads(line), budget)
+    out["reportgen"] = summary(run_reportgen(overrides), budget)
     if "plain" in out:
         out["ratio"] = {t: (round(p / r, 2) if p and r else None)
                         for t, p, r in ((t, out["plain"]["seconds_to"][t], out["reportgen"]["seconds_to"][t])

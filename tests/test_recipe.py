@@ -113,6 +113,6 @@ def test_time_to_accuracy_reads_the_first_epoch_at_the_target():
     curve = [(10.0, 0.85), (20.0, 0.881), (30.0, 0.879), (40.0, 0.905)]
     assert first_reached(curve, 0.88) == 20.0 and first_reached(curve, 0.90) == 40.0
     assert first_reached(curve, 0.95) is None
-    out = summary("x", {"curve": curve, "threads": 2}, budget=3)
+    out = summary({"curve": curve, "threads": 2}, budget=3)
     assert out["seconds_to"] == {"88%": 20.0, "90%": 40.0}
     assert out["accuracy_in_budget"] == 88.1  # the best of the first three epochs, not the fourth
