@@ -59,7 +59,7 @@ def _versus(results) -> str:
     return "Final validation accuracy: " + head + "; " + "; ".join(_one(r, base) for r in results[1:]) + "."
 
 
-def _section(ctx, results, sentence: str) -> Section:
+def _section(ctx, results, sentence: str, note: str = "") -> Section:
     return Section(
         title=ctx.exp.title,
         summary=sentence,
@@ -67,7 +67,7 @@ def _section(ctx, results, sentence: str) -> Section:
             *headline_metrics(results),
             dataclasses.replace(curves(f"{ctx.exp.title}: accuracy", results, "acc"), key=True),
             curves(f"{ctx.exp.title}: loss", results, "loss"),
-            results_table(f"{ctx.exp.title}: results", results, note=_versus(results)),
+            results_table(f"{ctx.exp.title}: results", results, note=" ".join(filter(None, (note, _versus(results))))),
         ],
     )
 
@@ -162,7 +162,9 @@ def optimizers(ctx) -> Section:
     usable = ranked(results)
     lead = (f"{max(usable, key=_val).variant.label} reached the best validation accuracy ({_val(max(usable, key=_val)):.2f}%). "
             if usable else "Every optimiser diverged at its learning rate. ")
-    return _section(ctx, results, lead + _versus(results))
+    rates = ", ".join(f"{r.variant.label} {r.params['lr']:g}" for r in results)
+    note = f"Each optimiser at a peak learning rate that suits it: {rates}."
+    return _section(ctx, results, lead + _versus(results), note)
 
 
 # Activations and L2 stay in the report: the talk has room for one slide per central question.

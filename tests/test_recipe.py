@@ -88,6 +88,7 @@ def test_a_diverged_optimiser_is_marked_and_never_ranked(tmp_path: Path):
     table = next(i for i in section.items if isinstance(i, Table))
     assert [row[0] for row in table.rows] == ["adam", "sgd (diverged)"]
     assert "sgd (diverged) diverged" not in table.caption and "sgd diverged (training loss NaN or above" in table.caption
+    assert "Each optimiser at a peak learning rate that suits it: adam 0.003, sgd 1e+06." in table.caption
     assert section.summary.startswith("adam reached the best validation accuracy")
     assert "sgd diverged (training loss" in section.summary and "not compared" in section.summary
     metrics = section.metrics()
