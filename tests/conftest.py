@@ -128,17 +128,24 @@ val_per_class = 20
 test_per_class = 20
 """
 
+# Task 5 at 64 px instead of 128: a quarter of the pixels, the same iterations and figures.
+TASK5_SMALL = "".join(
+    f"\n[experiments.{exp_id}]\nsize = 64\n"
+    for exp_id in ("t5-style-evolution", "t5-style-layers", "t5-content-weights", "t5-style-images",
+                   "t5-style-optimisers", "t5-dream-layers", "t5-dream-settings")
+)  # fmt: skip
+
 
 @pytest.fixture(scope="session")
 def all_tasks(built: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The `built` Task 1-2 project, then `build --task all` with small settings for Task 3's
-    costliest experiments and Task 4: the one end-to-end build of every task in a session, shared
+    costliest experiments, Task 4 and Task 5: the one end-to-end build of every task in a session, shared
     by tests/test_deliverables_all_tasks.py and the Task 4 tests of tests/test_transfer.py."""
     import shutil
 
     root = tmp_path_factory.mktemp("all") / "project"
     shutil.copytree(built["root"], root)
-    (root / "reportgen.toml").write_text(CONFIG + TASK3_SMALL + TASK4_SMALL)
+    (root / "reportgen.toml").write_text(CONFIG + TASK3_SMALL + TASK4_SMALL + TASK5_SMALL)
     old = Path.cwd()
     os.chdir(root)
     try:
