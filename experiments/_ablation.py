@@ -53,7 +53,7 @@ class VariantRuns:
         return any(r.diverged for r in self.runs)
 
     def divergence(self) -> str:
-        """How the loss went, in words: 'loss NaN' or 'loss rose from 2.30 to 9.31'."""
+        """How the loss went, in words: 'training loss became NaN' or 'training loss rose from 2.30 to 9.31'."""
         for r in self.runs:
             if r.diverged:
                 end = r.history[-1].train_loss
