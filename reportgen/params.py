@@ -45,6 +45,12 @@ def each(rule: Rule) -> Rule:
     return Rule(lambda values: bool(values) and all(rule.ok(v) for v in values), f"a non-empty list, each {rule.must_be}")
 
 
+def _optimizer_entry(value: str) -> bool:
+    """'adam', 'sgd-nesterov' or 'sgd@0.02' (an optimiser with its own learning rate)."""
+    name, at, lr = value.partition("@")
+    return name.split("-")[0] in OPTIMIZERS and (not at or float(lr) > 0)
+
+
 def _layers_problem(value: Any) -> str:
     return check_layers(value) if isinstance(value, list) else "expected a list of layer strings"
 
@@ -84,7 +90,7 @@ RULES: dict[str, Rule] = {
     "image_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
     "input_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
     "optimizer": one_of(OPTIMIZERS),
-    "optimizers": each(Rule(lambda v: v.split("-")[0] in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)} (sgd-nesterov too)")),
+    "optimizers": each(Rule(_optimizer_entry, f"one of {', '.join(OPTIMIZERS)} (sgd-nesterov too), optionally with @lr")),
     "schedule": one_of(SCHEDULES),
     "activation": one_of(ACTIVATIONS),
     "activations": each(one_of(ACTIVATIONS)),

@@ -38,7 +38,7 @@ from reportgen.nn.frozen import (
     take_rows,
 )
 from reportgen.nn.train import TrainSettings, fit
-from tests.conftest import CONFIG, invoke
+from tests.conftest import TASK4_SMALL
 
 
 def _digits(seed: int = 0, shots: int = 5, max_shots: int = 20):
@@ -270,62 +270,15 @@ def test_an_unsplit_folder_holds_out_test_and_validation_per_class(tmp_path):
 
 # --- Task 4 end to end ---------------------------------------------------------------------
 
-SMALL = """
-[experiments.t4-scratch]
-shots = 10
-shots_curve = [3, 10]
-shots_draws = 2
-val_per_class = 20
-test_per_class = 20
-epochs = 3
-min_steps = 6
+SMALL = TASK4_SMALL  # small Task 4 settings, shared with the session's all-task build
 
-[experiments.t4-own-model]
-shots = 10
-val_per_class = 20
-test_per_class = 20
-source_train_size = 300
-source_epochs = 1
-epochs = 3
-head_epochs = 5
-min_steps = 6
-
-[experiments.t4-backbone]
-shots = 10
-shots_curve = [3, 10]
-shots_draws = 2
-val_per_class = 20
-test_per_class = 20
-backbone_size = 32
-epochs = 5
-min_steps = 6
-finetune_blocks = 2
-finetune_epochs = 2
-finetune_min_steps = 4
-aug_variants = 1
-
-[experiments.t4-comparison]
-shots = 10
-val_per_class = 20
-test_per_class = 20
-"""
 
 
 @pytest.fixture(scope="module")
-def task4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`reportgen run --task 4` on digits with small settings (a 32-pixel backbone input)."""
-    import os
-
-    root = tmp_path_factory.mktemp("task4")
-    (root / "reportgen.toml").write_text(CONFIG + SMALL)
-    old = Path.cwd()
-    os.chdir(root)
-    try:
-        result = invoke("run", "--task", "4")
-    finally:
-        os.chdir(old)
-    assert result.exit_code == 0, result.output
-    return root
+def task4(all_tasks: Path) -> Path:
+    """Task 4 run through the CLI on digits with small settings (a 32-pixel backbone input): the
+    session's all-task build (tests/conftest.py), which runs Task 4 with exactly these settings."""
+    return all_tasks
 
 
 def _result(root: Path, exp_id: str) -> tuple[Any, Path]:
