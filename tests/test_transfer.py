@@ -329,16 +329,26 @@ def task4(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _result(root: Path, exp_id: str) -> tuple[Any, Path]:
-    from reportgen.results import from_dict
+    """The stored entry of `exp_id` as readers see it (its record presented) and its files folder."""
+    from reportgen.cache import Entry, load_result
+    from reportgen.registry import load_experiments
 
-    [entry] = [p for p in (root / ".reportgen" / "cache" / exp_id).iterdir() if (p / "result.json").exists()]
-    return from_dict(json.loads((entry / "result.json").read_text())), entry / "files"
+    load_experiments()  # registers the presenters
+    [path] = [p for p in (root / ".reportgen" / "cache" / exp_id).iterdir() if (p / "result.json").exists()]
+    inputs = json.loads((path / "inputs.json").read_text())
+    entry = Entry(path, path.name, load_result(json.loads((path / "result.json").read_text())), inputs, {})
+    return entry, entry.files
+
+
+def _record(root: Path, exp_id: str) -> dict:
+    entry, _ = _result(root, exp_id)
+    assert entry.record is not None, f"{exp_id} stores a Section, not a record"
+    return entry.record.data
 
 
 def test_task4_compares_every_method_in_one_table(task4):
-    from experiments.task4_transfer import read_methods
-
-    section, _ = _result(task4, "t4-comparison")
+    entry, _ = _result(task4, "t4-comparison")
+    section = entry.section
     items = {item.title: item for item in section.items}
     table = items["Transfer learning: methods compared"]
     assert table.key and table.highlight == [0]
@@ -350,17 +360,17 @@ def test_task4_compares_every_method_in_one_table(task4):
         "EfficientNet-Lite0, last 2 blocks fine-tuned",
     ]
     assert table.rows[3][1] == "6,405 / 3,377,413"  # a 1280 x 5 classifier on the frozen backbone
-    own = read_methods(_result(task4, "t4-own-model")[0])
-    assert table.rows[1] == own["own model, frozen body + new head"]["row"]  # rows come from the methods' results
+    own = _record(task4, "t4-own-model")["methods"]
+    compared = _record(task4, "t4-comparison")["methods"]
+    assert compared["own-frozen"] == own["own-frozen"]  # the comparison's numbers are the methods' own
+    assert [cell.number for cell in table.rows[1][3:6]] == [own["own-frozen"][f"{s}_accuracy"] for s in ("train", "val", "test")]
     from experiments.task1_architecture import BASELINE
     from reportgen.nn.spec import build_model
 
     baseline = sum(p.numel() for p in build_model(BASELINE, (1, 16, 16), 5).parameters())
     assert table.rows[1][1] == f"645 / {baseline:,}"  # only the new 128 x 5 + 5 layer trains
-    backbone = read_methods(_result(task4, "t4-backbone")[0])
-    tuned = backbone["EfficientNet-Lite0, last 2 blocks fine-tuned"]
-    trainable, total = (int(v.replace(",", "")) for v in tuned["row"][1].split(" / "))
-    assert 6_405 < trainable < total == 3_377_413
+    tuned = _record(task4, "t4-backbone")["methods"]["backbone-tuned"]
+    assert 6_405 < tuned["trainable"] < tuned["total"] == 3_377_413
 
     curves = items["Accuracy per epoch, every method"]
     assert len(curves.series) == 10 and set(curves.roles.values()) == {"train", "validation"}
@@ -369,36 +379,40 @@ def test_task4_compares_every_method_in_one_table(task4):
 
 
 def test_task4_margin_at_the_fewest_images_comes_from_paired_draws(task4):
-    section, _ = _result(task4, "t4-comparison")
+    from reportgen.values import POINTS, Value, show
+
+    section = _result(task4, "t4-comparison")[0].section
     items = {item.title: item for item in section.items}
-    _, scratch_files = _result(task4, "t4-scratch")
-    _, backbone_files = _result(task4, "t4-backbone")
-    scratch = np.load(scratch_files / "shots-baseline-cnn-from-scratch.npy")
-    frozen = np.load(backbone_files / "shots-efficientnet-lite0-features-linear-classifier.npy")
-    assert scratch[:, 0].tolist() == frozen[:, 0].tolist() == [3.0, 10.0]
-    assert np.isfinite(scratch[0, 1:]).sum() == 2 and np.isfinite(scratch[1, 1:]).sum() == 1  # 2 draws below the pool
+    scratch = _record(task4, "t4-scratch")["methods"]["scratch"]["shots"]
+    frozen = _record(task4, "t4-backbone")["methods"]["backbone-frozen"]["shots"]
+    assert [row["k"] for row in scratch] == [row["k"] for row in frozen] == [3, 10]
+    assert len(scratch[0]["test_accuracy"]) == 2 and len(scratch[1]["test_accuracy"]) == 1  # 2 draws below the pool
+    ours, theirs = np.array(frozen[0]["test_accuracy"]), np.array(scratch[0]["test_accuracy"])
     margin = items["ImageNet features over from-scratch at 3 images per class"]
-    assert margin.key and margin.value == pytest.approx(frozen[0, 1:].mean() - scratch[0, 1:].mean())
-    wins = int((frozen[0, 1:] > scratch[0, 1:]).sum())
-    assert f"{margin.value:+.2f} points (mean of 2 draws of 3 images per class" in section.summary
+    assert margin.key and margin.value == pytest.approx(ours.mean() - theirs.mean())
+    assert margin.name == "margin at the fewest images per class"
+    wins = int((ours > theirs).sum())
+    assert f"{show(Value(margin.value, POINTS))} (mean of 2 draws of 3 images per class" in section.summary
     assert f"ahead in {wins} of them" in section.summary
     shots = items["Test accuracy against training images per class"]
     assert shots.key and shots.x == [3.0, 10.0] and len(shots.series) == 2
-    assert shots.series["baseline CNN from scratch"] == pytest.approx([scratch[0, 1:].mean(), scratch[1, 1]])
+    assert shots.series["baseline CNN from scratch"] == pytest.approx([theirs.mean(), scratch[1]["test_accuracy"][0]])
 
 
 def test_task4_shows_the_best_methods_confusion_and_mistakes(task4):
-    from experiments.task4_transfer import read_methods
+    from experiments.task4_present import method_label
 
-    section, files = _result(task4, "t4-comparison")
+    entry, files = _result(task4, "t4-comparison")
+    section, record = entry.section, entry.record.data
     methods = {}
     for exp_id in ("t4-scratch", "t4-own-model", "t4-backbone"):
-        methods.update(read_methods(_result(task4, exp_id)[0]))
-    best = max(methods, key=lambda m: (methods[m]["validation accuracy"], methods[m]["test accuracy"]))
+        methods.update(_record(task4, exp_id)["methods"])
+    best = max(methods, key=lambda m: (methods[m]["val_accuracy"], methods[m]["test_accuracy"]))
+    assert record["best"] == best
     heat = next(item for item in section.items if item.kind == "heatmap")
-    assert heat.title == f"Confusion matrix: {best}" and heat.row_labels == ["5", "6", "7", "8", "9"]
+    assert heat.title == f"Confusion matrix: {method_label(best, blocks=2)}" and heat.row_labels == ["5", "6", "7", "8", "9"]
     values = np.array(heat.values)
-    assert values.sum() == 100 and np.trace(values) == pytest.approx(methods[best]["test accuracy"], abs=0.01)
+    assert values.sum() == 100 and np.trace(values) == pytest.approx(methods[best]["test_accuracy"], abs=0.01)
     grid = next((item for item in section.items if item.kind == "image_grid"), None)
     mistakes = 100 - int(np.trace(values))
     assert (grid is None) == (mistakes == 0)
@@ -409,12 +423,26 @@ def test_task4_shows_the_best_methods_confusion_and_mistakes(task4):
 
 
 def test_task4_keeps_frozen_features_and_stores_each_variant_once(task4):
-    section, files = _result(task4, "t4-backbone")
+    entry, files = _result(task4, "t4-backbone")
     features = load_features(files / "features.pt")
     # 10 images per class for the curve's pool, 20 validation and 20 test images per class
     assert (
         features.data.train.x.shape == (50, 1280) and len(features.data.val) == 100 and len(features.data.test) == 100
     )
     assert features.variants == 0  # method 3 trains on features of the images themselves
-    assert "the last 2 blocks" in section.summary and "1 augmented variant of each training image" in section.summary
-    assert "each epoch seeing every version (2 in all)" in section.summary
+    summary = entry.section.summary
+    assert "the last 2 blocks" in summary and "1 augmented variant of each training image" in summary
+    assert "each epoch seeing every version (2 in all)" in summary
+
+
+def test_task4_stores_numbers_only_and_every_live_metric_is_a_record_field(task4):
+    """Converted experiments store records: no formatted number, no title, no caption; every
+    metric readers see names a field of the record's metrics and shows its number."""
+    for exp_id in ("t4-scratch", "t4-own-model", "t4-backbone", "t4-comparison"):
+        entry, _ = _result(task4, exp_id)
+        stored = (entry.path / "result.json").read_text()
+        assert '"kind": "record"' in stored and "caption" not in stored and "title" not in stored
+        metrics = [item for item in entry.section.items if item.kind == "metric"]
+        assert metrics and all(m.style is not None for m in metrics)
+        for metric in metrics:
+            assert entry.record.metrics[metric.name] == pytest.approx(metric.value), (exp_id, metric.title)

@@ -16,6 +16,7 @@ from reportgen.cache import Entry
 from reportgen.registry import TASKS, Experiment
 from reportgen.render.plots import draw
 from reportgen.results import Metric, Result, Table, Text
+from reportgen.values import show
 
 DENSE_ROWS = 9  # a table with more rows than this gets the compact style on a slide
 TALK_METRICS = 4  # key numbers beside a talk slide's figure
@@ -194,6 +195,7 @@ def environment(theme: Path | None = None) -> jinja2.Environment:
     )
     env.globals["DENSE_ROWS"] = DENSE_ROWS
     env.filters["fmt"] = lambda value, spec: spec.format(value)
+    env.filters["show"] = show  # every number in a table cell: reportgen.values, the one formatter
     return env
 
 
