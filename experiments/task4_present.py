@@ -281,7 +281,7 @@ def _best_items(r: dict[str, Any], best: str) -> list[Any]:
             col_labels=list(classes),
             xlabel="predicted",
             ylabel="true",
-            fmt="{:.0f}",
+            style=COUNT,
         )
     ]
     if mistakes["images"]:

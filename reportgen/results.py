@@ -76,6 +76,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+class Numbered:
+    """A kind that writes numbers into its picture or grid: with its `style` (reportgen.values,
+    the one formatter) when a presenter set one, else with the older `fmt` string."""
+
+    fmt: str
+    style: Style | None
+
+    def number(self, value: float) -> str:
+        return show(Value(float(value), self.style)) if self.style is not None else self.fmt.format(value)
+
+
 @dataclass(kw_only=True)
 class Metric(Result):
     """One number worth reading on its own (accuracy, parameters, seconds).
@@ -196,11 +207,12 @@ class Panel:
 
 
 @dataclass(kw_only=True)
-class Matrix(Result):
+class Matrix(Numbered, Result):
     """Small numeric grids shown cell by cell, side by side (image, kernel, output)."""
 
     panels: list[Panel]
     fmt: str = "{:g}"
+    style: Style | None = None
     kind: ClassVar[str] = "matrix"
 
 
@@ -291,7 +303,7 @@ class ImageGrid(Result):
 
 
 @dataclass(kw_only=True)
-class Heatmap(Result):
+class Heatmap(Numbered, Result):
     """A labelled numeric matrix drawn as colours with the values written in (a confusion matrix)."""
 
     values: list[list[float]]
@@ -300,18 +312,20 @@ class Heatmap(Result):
     xlabel: str = ""
     ylabel: str = ""
     fmt: str = "{:g}"
+    style: Style | None = None
     cmap: str = "Blues"
     kind: ClassVar[str] = "heatmap"
 
 
 @dataclass(kw_only=True)
-class Bars(Result):
+class Bars(Numbered, Result):
     """Horizontal bars, largest first as given (top-5 class probabilities, per-method scores)."""
 
     labels: list[str]
     values: list[float]
     xlabel: str = ""
     fmt: str = "{:.2f}"
+    style: Style | None = None
     image: str = ""  # optional .npy picture drawn left of the bars (the photo being classified)
     kind: ClassVar[str] = "bars"
 
@@ -380,6 +394,11 @@ def from_dict(data: dict[str, Any]) -> Result:
         raise InvalidResult(f"unknown result kind {kind!r}")
     if cls is Section:
         data["items"] = [from_dict(item) for item in data.get("items", [])]
+    if isinstance(data.get("style"), dict):
+        try:
+            data["style"] = Style(**data["style"])
+        except TypeError as exc:
+            raise InvalidResult(f"{kind}: style: {exc}") from None
     if cls is Matrix:
         try:
             data["panels"] = [

@@ -446,3 +446,79 @@ def test_task4_stores_numbers_only_and_every_live_metric_is_a_record_field(task4
         assert metrics and all(m.style is not None for m in metrics)
         for metric in metrics:
             assert entry.record.metrics[metric.name] == pytest.approx(metric.value), (exp_id, metric.title)
+
+
+def _cli(cwd: Path, *args: str, pythonpath: Path | None = None) -> Any:
+    """The CLI in a fresh process (so that `experiments` may come from a copied package)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run([sys.executable, "-c", "from reportgen.cli import app; app()", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def _copy_project(task4: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(task4, project, ignore=shutil.ignore_patterns("output"))
+    return project
+
+
+def test_editing_a_caption_a_sentence_and_a_format_re_renders_and_re_trains_nothing(task4, tmp_path):
+    """Issue 15: the presenter is not part of the cache key. A copy of the built-in experiments
+    with Task 4's caption, sentence and number format edited leaves every result cached, and
+    `render` shows the new text."""
+    import shutil
+
+    import experiments
+
+    project = _copy_project(task4, tmp_path)
+    package = tmp_path / "pkg"
+    shutil.copytree(Path(experiments.__file__).parent, package / "experiments", ignore=shutil.ignore_patterns("__pycache__"))
+    present = package / "experiments" / "task4_present.py"
+    text = present.read_text()
+    edits = {
+        '"Dashed: training accuracy (running mean over an epoch); solid: validation. One colour per method."':
+            '"Dashed lines train, solid lines validate (an edited caption)."',
+        'f"The best on validation was {best} (': 'f"On validation the winner was {best} (',
+        'ACCURACY = PERCENT.but(unit="")': 'ACCURACY = PERCENT.but(unit="", decimals=3)',
+    }  # fmt: skip
+    for old, new in edits.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    present.write_text(text)
+
+    listed = _cli(project, "list", pythonpath=package)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if " t4-" in line]
+    assert len(rows) == 4 and all("cached" in row for row in rows), listed.stdout
+    rendered = _cli(project, "render", "--task", "4", "--format", "html", pythonpath=package)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    html = (project / "output" / "report.html").read_text()
+    test = _record(task4, "t4-scratch")["methods"]["scratch"]["test_accuracy"]
+    assert "an edited caption" in html and "On validation the winner was" in html
+    assert f"<td>{test:.3f}</td>" in html  # the new number format, from the stored number
+
+
+def test_verify_names_a_changed_confusion_matrix_cell_and_image_value(task4, tmp_path):
+    """Issue 15: verify compares every stored number, matrices and image arrays included."""
+    project = _copy_project(task4, tmp_path)
+    [entry] = [p for p in (project / ".reportgen" / "cache" / "t4-comparison").iterdir() if (p / "result.json").exists()]
+    stored = json.loads((entry / "result.json").read_text())
+    stored["data"]["confusion"][1][2] += 1
+    (entry / "result.json").write_text(json.dumps(stored))
+    image = stored["data"]["mistakes"]["images"][0]  # the small Task 4 models always make mistakes
+    pixels = np.load(entry / "files" / image)
+    pixels[3, 4] += 0.5
+    np.save(entry / "files" / image, pixels)
+
+    result = _cli(project, "verify", "--experiment", "t4-comparison")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "record confusion[1][2]" in output
+    assert f"array files/{image} [3, 4]: stored {pixels[3, 4]:g}" in output and "(1 of 256 values differ)" in output
