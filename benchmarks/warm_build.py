@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="a built project folder (default: build a quick digits one)")
     parser.add_argument("--tasks", default="1,2,3,4")
     parser.add_argument("--pdf", action="store_true", help="render PDFs too")
+    parser.add_argument("--keep", action="store_true", help="keep the project built here (its path goes to stderr)")
     args = parser.parse_args()
     fmt = "html,pdf" if args.pdf else "html"
     temporary = None
@@ -59,7 +60,7 @@ def main() -> None:
         full = cli(project, "render", "--task", args.tasks, "--format", fmt)
         warm = cli(project, "build", "--task", args.tasks, "--format", fmt)
     finally:
-        if temporary is not None:
+        if temporary is not None and not args.keep:
             shutil.rmtree(temporary, ignore_errors=True)
     print(json.dumps({
         "ratio": round(empty / full, 2),

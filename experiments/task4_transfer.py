@@ -27,7 +27,7 @@ from experiments._fewshot import (
     shots_record,
     target_data,
 )
-from experiments._finetune import split_backbone
+from experiments._finetune import finetune_tail, frozen_outputs, split_backbone
 from reportgen.records import Record
 from reportgen.registry import experiment, linked, per_profile
 
@@ -156,10 +156,8 @@ def own_model(ctx) -> Record:
     from torch import nn
 
     from reportgen.data.fewshot import InputFormat, convert_splits
-    from reportgen.nn.checkpoint import save_checkpoint
     from reportgen.nn.frozen import feature_splits, split_sequential
-    from reportgen.nn.spec import build_model
-    from reportgen.nn.train import TrainSettings, fit
+    from reportgen.nn.train import fit
 
     p = ctx.params
     data = target_data(ctx, source_sizes=(p["source_train_size"], p["source_val_size"], p["source_val_size"]))
@@ -169,16 +167,7 @@ def own_model(ctx) -> Record:
         c, h, _ = target.image_shape
         source = convert_splits(source, InputFormat(c, h, tuple(target.mean), tuple(target.std)))
 
-    torch.manual_seed(ctx.seed)
-    pretrained = build_model(p["layers"], source.image_shape, source.num_classes)
-    started = time.perf_counter()
-    src = fit(pretrained, source, TrainSettings.from_params({**p, "epochs": p["source_epochs"], "patience": 0}),
-              seed=ctx.seed, device=ctx.device, progress=ctx.progress, label=f"{ctx.exp.id}: source task")  # fmt: skip
-    source_seconds = time.perf_counter() - started
-    pretrained.cpu().eval()
-    save_checkpoint(ctx.files / "source-model.pt", pretrained, layers=p["layers"], in_shape=source.image_shape,
-                    classes=source.classes, mean=source.mean, std=source.std,
-                    extra={"task": "Task 4 source task", "test_accuracy": src.test.acc})  # fmt: skip
+    pretrained, src, source_seconds = _pretrain(ctx, source)
 
     # (a) Frozen body: every target image goes through it once; only the new head trains.
     started = time.perf_counter()
@@ -234,6 +223,31 @@ def own_model(ctx) -> Record:
     })  # fmt: skip
 
 
+def _pretrain(ctx, source: Any) -> tuple[Any, Any, float]:
+    """The baseline trained on the source task and saved as files/source-model.pt (in eval mode,
+    on the CPU); (model, fit result, seconds)."""
+    import time
+
+    import torch
+
+    from reportgen.nn.checkpoint import save_checkpoint
+    from reportgen.nn.spec import build_model
+    from reportgen.nn.train import TrainSettings, fit
+
+    p = ctx.params
+    torch.manual_seed(ctx.seed)
+    pretrained = build_model(p["layers"], source.image_shape, source.num_classes)
+    started = time.perf_counter()
+    src = fit(pretrained, source, TrainSettings.from_params({**p, "epochs": p["source_epochs"], "patience": 0}),
+              seed=ctx.seed, device=ctx.device, progress=ctx.progress, label=f"{ctx.exp.id}: source task")  # fmt: skip
+    source_seconds = time.perf_counter() - started
+    pretrained.cpu().eval()
+    save_checkpoint(ctx.files / "source-model.pt", pretrained, layers=p["layers"], in_shape=source.image_shape,
+                    classes=source.classes, mean=source.mean, std=source.std,
+                    extra={"task": "Task 4 source task", "test_accuracy": src.test.acc})  # fmt: skip
+    return pretrained, src, source_seconds
+
+
 # --- methods 3 and 4: an ImageNet backbone ------------------------------------------------
 
 
@@ -276,10 +290,9 @@ def backbone_methods(ctx) -> Record:
     import torch
     from torch import nn
 
-    from reportgen.data.augment import AugmentSettings, make_augment
-    from reportgen.data.fewshot import InputFormat, convert, per_class_indices
+    from reportgen.data.fewshot import per_class_indices
     from reportgen.nn.backbones import load_backbone
-    from reportgen.nn.frozen import NormalisedLinear, feature_splits, originals_only, save_features, take_rows
+    from reportgen.nn.frozen import NormalisedLinear, take_rows
     from reportgen.nn.train import fit
 
     p = ctx.params
@@ -287,25 +300,11 @@ def backbone_methods(ctx) -> Record:
     data = target_data(ctx, folder_size=size)
     pool = data.target
     backbone = load_backbone(p["backbone"])
-    fmt = InputFormat(3, size, tuple(backbone.mean), tuple(backbone.std))
-    own = data.target_format
     prefix, tail, block_params = split_backbone(backbone, n_blocks)
     pooled = nn.Sequential(tail.blocks, tail.pool, tail.flatten)  # the frozen features: the tail in eval mode
     backbone_params = count_params(backbone.model) - count_params(backbone.classifier)
-
-    # The frozen blocks, once per image and per augmented variant of each training image.
-    aug = AugmentSettings.from_params(p)
-    variants = p["aug_variants"] if aug.enabled else 0
-    stored = feature_splits(
-        prefix, pool, transform=lambda x: convert(x, own, fmt), augment=make_augment(aug, pool.mean, pool.std),
-        variants=variants, seed=ctx.seed, batch_size=32, channels_last=True, device=ctx.device,
-        progress=ctx.progress, label=f"{ctx.exp.id}: frozen blocks",
-    )  # fmt: skip
+    stored, features, variants = frozen_outputs(ctx, data, backbone, prefix, pooled)
     per_prefix = stored.seconds / (len(stored.data.train) + len(stored.data.val) + len(stored.data.test))
-    # Method 3's features: the rest of the frozen network on the stored outputs, once per image.
-    features = feature_splits(pooled, originals_only(stored), batch_size=256, device=ctx.device,
-                              progress=ctx.progress, label=f"{ctx.exp.id}: pooled features")  # fmt: skip
-    save_features(ctx.files / "features.pt", features)
     n_images = len(features.data.train) + len(features.data.val) + len(features.data.test)
     per_image = per_prefix + features.seconds / n_images
 
@@ -334,22 +333,10 @@ def backbone_methods(ctx) -> Record:
 
     # Method 4: the last blocks fine-tuned on the stored outputs (originals and variants).
     tail.add_module("head", copy.deepcopy(head))
-    train_rows = take_rows(stored, main_rows)
-    groups = [
-        {"params": block_params, "lr": p["block_lr"]},
-        {"params": list(tail.head.parameters()), "lr": p["finetune_lr"]},
-    ]
-    tuning = settings({**p, "min_steps": p["finetune_min_steps"]}, len(train_rows.data.train),
-                      epochs=p["finetune_epochs"], train_eval_size=train_rows.originals)  # fmt: skip
-    started = time.perf_counter()
-    tuned = fit(tail, train_rows.data, tuning, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
-                label=f"{ctx.exp.id}: fine-tuning", param_groups=groups)  # fmt: skip
-    stored_rows = len(train_rows.data.train) + len(train_rows.data.val) + len(train_rows.data.test)
-    tuned_seconds = stored_rows * per_prefix + time.perf_counter() - started
-    trainable = count_params(tail, trainable=True)
-    methods[BACKBONE_TUNED] = method_record(ctx, BACKBONE_TUNED, tuned, trainable=trainable,
-                                            total=backbone_params + count_params(tail.head), seconds=tuned_seconds,
-                                            predictions=predict(tail.cpu(), stored.data.test.x))  # fmt: skip
+    methods[BACKBONE_TUNED], trainable = finetune_tail(
+        ctx, BACKBONE_TUNED, tail, block_params, take_rows(stored, main_rows),
+        test_x=stored.data.test.x, per_prefix=per_prefix, backbone_params=backbone_params,
+    )  # fmt: skip
     return Record({
         "methods": methods,
         "backbone": {"source": backbone.source, "feature_dim": int(backbone.feature_dim), "blocks": len(backbone.model.blocks)},

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -87,7 +88,10 @@ class FigureStore:
         self.drawn = len(todo)
         workers = int(os.environ.get("REPORTGEN_FIGURE_WORKERS", WORKERS))
         if workers > 1 and len(todo) >= PARALLEL_FROM:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # forkserver, not fork: a build has torch's thread pools and a progress thread running,
+            # and forking a threaded process can leave a lock held in the child.
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 drawn = list(pool.map(_draw, [(j.result, j.files) for j in todo], chunksize=max(1, len(todo) // (4 * workers))))
         else:
             drawn = [_draw((j.result, j.files)) for j in todo]
