@@ -67,7 +67,11 @@ def test_a_warm_render_draws_nothing_and_a_changed_figure_alone_is_redrawn(tmp_p
     build_parts([_exp()], {"e": _entry(tmp_path / "e")}, tmp_path / "out2", figures=store)
     assert drawn == []  # a warm render: every figure comes from the store
     build_parts([_exp()], {"e": _entry(tmp_path / "e", title="loss, renamed")}, tmp_path / "out3", figures=store)
-    assert drawn == ["loss, renamed"]
+    assert drawn == []  # a title or caption is HTML around the figure: nothing to redraw
+    changed = _entry(tmp_path / "e")
+    changed.section.items[1].series["train"][0] = 2.0
+    build_parts([_exp()], {"e": changed}, tmp_path / "out4", figures=store)
+    assert drawn == ["loss"]
 
 
 def test_stale_figures_are_drawn_in_worker_processes(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from reportgen.results import Bars, ImageGrid, Result
 
 DRAWN_KINDS = {"curves": ".svg", "scatter": ".svg", "image_grid": ".png", "heatmap": ".svg", "bars": ".svg"}
 WORKERS = 2  # the course machines have 2 cores; REPORTGEN_FIGURE_WORKERS changes it (1: no processes)
+NOT_DRAWN = ("title", "caption", "key")  # shown around the figure by the HTML: a new caption redraws nothing
 PARALLEL_FROM = 4  # fewer stale figures than this are drawn here: starting processes costs more
 
 
@@ -50,7 +51,8 @@ def figure_key(result: Result, files: Path) -> str | None:
     if result.kind not in DRAWN_KINDS:
         return None
     sha = hashlib.sha256(drawer_hash().encode())
-    sha.update(json.dumps(result.to_dict(), sort_keys=True, default=str).encode())
+    drawn = {k: v for k, v in result.to_dict().items() if k not in NOT_DRAWN}
+    sha.update(json.dumps(drawn, sort_keys=True, default=str).encode())
     for name in arrays_of(result):
         sha.update(name.encode())
         try:
