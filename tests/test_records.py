@@ -186,3 +186,81 @@ def test_a_compute_module_never_imports_its_presenter():
         compute = [p for p in (ROOT / "experiments").glob(present.name.split("_")[0] + "_*.py") if p != present]
         for module in compute:
             assert present not in module_sources(module.resolve()), f"{module.name} imports {present.name}"
+
+
+# --- a project's own experiment as record + presenter, end to end ---------------------------
+
+COMPUTE = '''
+from reportgen.records import Record
+from reportgen.registry import experiment
+
+
+@experiment(task=1, id="own-probe", title="A probe", params={"scale": 2.0})
+def probe(ctx) -> Record:
+    import numpy as np
+
+    grid = np.arange(6, dtype=np.float32).reshape(2, 3) * ctx.params["scale"]
+    ctx.save_array("grid", grid)
+    accuracy = 91.25 * ctx.params["scale"] / 2
+    return Record({"accuracy": accuracy, "counts": [[3, 1], [0, 4]], "metrics": {"test accuracy": accuracy}})
+'''
+PRESENT = '''
+from reportgen.registry import presenter
+from reportgen.results import Heatmap, ImageGrid, Metric, Section, Table
+from reportgen.values import PERCENT, Value, show
+
+STYLE = PERCENT
+
+
+@presenter("own-probe")
+def probe(view) -> Section:
+    acc = view.record["accuracy"]
+    return Section(title=view.title, summary=f"SENTENCE: the probe reached {show(Value(acc, PERCENT))}.", items=[
+        Metric(title="accuracy of the probe", value=acc, style=STYLE, name="test accuracy"),
+        Table(title="t", caption="CAPTION one", columns=["what", "value"], rows=[["accuracy", Value(acc, STYLE)]]),
+        Heatmap(title="counts", values=view.record["counts"]),
+        ImageGrid(title="grid", images=["grid.npy"]),
+    ])
+'''
+
+
+def test_a_project_record_experiment_renders_re_renders_after_a_caption_edit_and_is_verified(project):
+    """The whole path on a project's own experiment: run -> record stored -> presented at render;
+    editing the presenter (caption, sentence, format) leaves the result cached and shows the new
+    text; `{{ id.name }}` reads the record's metric; verify names a changed matrix cell and array value."""
+    from tests.conftest import invoke
+
+    (project / "experiments").mkdir()
+    (project / "experiments" / "probe.py").write_text(COMPUTE)
+    (project / "experiments" / "probe_present.py").write_text(PRESENT)
+    (project / "writeup").mkdir()
+    (project / "writeup" / "own-probe.md").write_text("Live: {{ own-probe.test accuracy }}.\n")
+    assert invoke("run", "-e", "own-probe").exit_code == 0
+    [entry] = [p for p in (project / ".reportgen" / "cache" / "own-probe").iterdir() if p.is_dir()]
+    stored = json.loads((entry / "result.json").read_text())
+    assert stored["kind"] == "record" and stored["files"] == ["grid.npy"] and "CAPTION" not in json.dumps(stored)
+
+    result = invoke("render", "--task", "1", "--partial", "--format", "html")
+    assert result.exit_code == 0, result.output
+    report = (project / "output" / "report.html").read_text()
+    assert "SENTENCE: the probe reached 91.25 %" in report and "CAPTION one" in report and 'Live: <span class="ref">91.25&nbsp;%' in report
+
+    present = project / "experiments" / "probe_present.py"
+    present.write_text(PRESENT.replace("CAPTION one", "CAPTION two").replace("SENTENCE:", "EDITED:")
+                       .replace("STYLE = PERCENT", "STYLE = PERCENT.but(decimals=1)"))  # fmt: skip
+    listed = invoke("list")
+    assert "own-probe" in listed.output and "cached" in listed.output.split("own-probe")[1].splitlines()[0]
+    assert invoke("render", "--task", "1", "--partial", "--format", "html").exit_code == 0
+    report = (project / "output" / "report.html").read_text()
+    assert "EDITED: the probe reached 91.25 %" in report and "CAPTION two" in report
+    assert 'Live: <span class="ref">91.2&nbsp;%' in report and "<td>91.2 %</td>" in report  # the new format
+
+    stored["data"]["counts"][1][0] = 7
+    (entry / "result.json").write_text(json.dumps(stored))
+    grid = np.load(entry / "files" / "grid.npy")
+    grid[1, 2] = -1.0
+    np.save(entry / "files" / "grid.npy", grid)
+    verified = invoke("verify", "-e", "own-probe")
+    assert verified.exit_code == 1
+    assert "record counts[1][0]: stored 7, re-run 0" in verified.output
+    assert "array files/grid.npy [1, 2]: stored -1, re-run 10 (1 of 6 values differ)" in verified.output
