@@ -94,14 +94,20 @@ def test_a_stored_record_is_presented_by_its_presenter_at_read_time(tmp_path, mo
 def test_an_older_stored_section_still_loads_and_a_broken_record_is_stale(tmp_path):
     cache = Cache(tmp_path)
     section = Section(title="old", items=[Table(title="t", columns=["a"], rows=[["1.00"]])])
-    for key, result in (("old", section.to_dict()), ("broken", {"kind": "record", "data": {"x": [1, "NaN", {"y": None}]}, "files": 3})):
+    from reportgen.cache import digest
+
+    provenance = {"seed": 0, "wall_s": 1.0, "finished": "2026-12-03T19:00", "git": {}, "versions": {}, "hardware": {}}
+    keys = {}
+    for name, result in (("old", section.to_dict()), ("broken", {"kind": "record", "data": {"x": [1, "NaN", {"y": None}]}, "files": 3})):
+        inputs = {"experiment": name}
+        keys[name] = key = digest(inputs)
         path = tmp_path / "exp" / key
         (path / "files").mkdir(parents=True)
         (path / "result.json").write_text(json.dumps(result))
-        (path / "inputs.json").write_text("{}")
-        (path / "provenance.json").write_text("{}")
-    assert cache.load("exp", "old").section.items[0].rows == [["1.00"]]
-    assert cache.load("exp", "broken") is None and "files must be a list" in cache.problems["exp", "broken"]
+        (path / "inputs.json").write_text(json.dumps(inputs))
+        (path / "provenance.json").write_text(json.dumps(provenance))
+    assert cache.load("exp", keys["old"]).section.items[0].rows == [["1.00"]]
+    assert cache.load("exp", keys["broken"]) is None and "files must be a list" in cache.problems["exp", keys["broken"]]
 
 
 # --- the verifier ----------------------------------------------------------------------------
