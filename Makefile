@@ -23,6 +23,7 @@ bench: install
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/frozen_features.py
 	$(BIN)/python benchmarks/time_to_accuracy.py
+	$(BIN)/python benchmarks/warm_build.py
 
 system:
 	@bash scripts/install-system.sh

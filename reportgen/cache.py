@@ -13,12 +13,12 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reportgen import integrity
 from reportgen.errors import ReportgenError
+from reportgen.records import InvalidRecord, Record
 from reportgen.results import InvalidResult, Section, from_dict
 
 DEFAULT_ROOT = Path(".reportgen/cache")
@@ -49,30 +49,60 @@ def write_synced(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def readable(result: Any, files: Path, provenance: Any) -> Section:
-    """The stored section, checked as every reader needs it; raises InvalidResult otherwise."""
-    section = from_dict(result)
-    if not isinstance(section, Section):
-        raise InvalidResult("the stored result is not a section")
-    integrity.check_result(section)
+def readable(result: Any, files: Path, provenance: Any) -> Section | Record:
+    """The stored section (or a converted experiment's record), checked as every reader needs
+    it; raises InvalidResult otherwise."""
+    section = load_result(result)
+    if isinstance(section, Section):
+        integrity.check_result(section)
     integrity.check_provenance(provenance)
-    integrity.check_files(files, section.files())
+    integrity.check_files(files, section.files() if isinstance(section, Section) else section.files)
     return section
 
 
-@dataclass
 class Entry:
-    """A stored result: its folder, the Section, the inputs that made it and its provenance."""
+    """A stored result: its folder, what the experiment returned (a Section, or a converted
+    experiment's Record), the inputs that made it and its provenance.
 
-    path: Path
-    key: str
-    section: Section
-    inputs: dict[str, Any]
-    provenance: dict[str, Any]
+    `section` is what readers see: the stored Section, or the record presented now (once).
+    `title` is the experiment's title for this build (a config may change it).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        key: str,
+        section: Section | Record,
+        inputs: dict[str, Any],
+        provenance: dict[str, Any],
+        title: str = "",
+    ) -> None:
+        self.path, self.key, self.result = path, key, section
+        self.inputs, self.provenance, self.title = inputs, provenance, title
+        self._presented: Section | None = None
 
     @property
     def files(self) -> Path:
         return self.path / "files"
+
+    @property
+    def record(self) -> Record | None:
+        return self.result if isinstance(self.result, Record) else None
+
+    @property
+    def section(self) -> Section:
+        if isinstance(self.result, Section):
+            return self.result
+        if self._presented is None:
+            from reportgen.presenting import present
+
+            exp_id = self.inputs.get("experiment") or self.path.parent.name
+            params = self.inputs.get("params", {})
+            self._presented = present(exp_id, self.result, title=self.title, params=params, files=self.files)
+        return self._presented
+
+    def __repr__(self) -> str:
+        return f"Entry({self.path}, {type(self.result).__name__})"
 
 
 class Cache:
@@ -162,7 +192,7 @@ class Cache:
         exp_id: str,
         key: str,
         scratch: Path,
-        section: Section,
+        section: Section | Record,
         inputs: dict[str, Any],
         provenance: dict[str, Any],
     ) -> Entry:
@@ -212,6 +242,23 @@ class Cache:
         finally:
             self.unlock()
         return True
+
+
+def load_result(data: Any) -> Section | Record:
+    """A stored result.json: a converted experiment's Record, or a Section.
+
+    Raises:
+        InvalidResult: neither, or not of the shape its kind requires.
+    """
+    if isinstance(data, dict) and data.get("kind") == Record.kind:
+        try:
+            return Record.from_dict(data)
+        except InvalidRecord as exc:
+            raise InvalidResult(str(exc)) from None
+    section = from_dict(data)
+    if not isinstance(section, Section):
+        raise InvalidResult("the stored result is not a section")
+    return section
 
 
 def why_stale(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -594,7 +594,7 @@ def verify(
             differs = verifying.same_machine(item.entry.provenance, fresh.provenance)
             notes += [n for n in differs if n not in notes]
             allowed = tolerance if differs else 0.0
-            compared, differences, within = verifying.compare_sections(item.entry.section, fresh.section, allowed)
+            compared, differences, within = verifying.compare_entries(item.entry, fresh, allowed)
             outcome = verifying.Outcome(exp_id, compared, differences, within, time.perf_counter() - started)
             outcomes.append(outcome)
             color = {"identical": "green", "within tolerance": "yellow", "different": "red"}[outcome.verdict]

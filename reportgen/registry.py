@@ -226,6 +226,23 @@ def _type_name(default: Any) -> str:
 
 
 _REGISTRY: dict[str, Experiment] = {}
+# Experiment id -> its presenter: record -> Section at render time (see reportgen.presenting).
+PRESENTERS: dict[str, Callable[..., Any]] = {}
+
+
+def presenter(exp_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Registers `fn(view) -> Section` as what readers see of experiment `exp_id`'s record.
+
+    It lives in a module the experiment's own module does not import, so that its code is not
+    part of the cache key: editing a caption, a sentence or a number format re-renders and
+    re-runs nothing. It must not import torch (`reportgen render` never does).
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        PRESENTERS[exp_id] = fn
+        return fn
+
+    return register
 
 
 def experiment(

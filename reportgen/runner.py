@@ -22,6 +22,7 @@ from reportgen.config import Config
 from reportgen.data.sources import DatasetInfo, resolve_dataset
 from reportgen.errors import ReportgenError
 from reportgen.registry import Experiment
+from reportgen.records import Record
 from reportgen.results import InvalidResult, Section
 
 ENGINE = Path(__file__).resolve().parent
@@ -201,6 +202,9 @@ def plan(
         key = digest(inputs)
         entry = cache.load(exp.id, key)
         item = Planned(exp, params, inputs, key, entry, cache.latest(exp.id))
+        for stored in (item.entry, item.previous):
+            if stored is not None:
+                stored.title = exp.title  # a record is presented under this build's title
         item.problem = cache.problems.get((exp.id, key), "")
         planned[exp.id] = item
     return list(planned.values())
@@ -347,9 +351,17 @@ class Context:
         np.save(self.files / filename, np.asarray(array, dtype=np.float32), allow_pickle=False)
         return filename
 
-    def needed(self, exp_id: str) -> Section:
-        """The result of an experiment listed in `needs`."""
-        return self.needs[exp_id].section
+    def needed(self, exp_id: str) -> Section | Record:
+        """The result of an experiment listed in `needs`: its Record when it is a converted
+        experiment (read its fields, never its presentation), else its Section."""
+        return self.needs[exp_id].result
+
+    def record(self, exp_id: str) -> Record:
+        """The Record of a converted experiment listed in `needs`."""
+        result = self.needs[exp_id].result
+        if not isinstance(result, Record):
+            raise TypeError(f"'{exp_id}' stores a Section, not a record: read it with ctx.needed()")
+        return result
 
 
 def run_planned(
@@ -429,6 +441,9 @@ def run_one(
         shutil.rmtree(scratch, ignore_errors=True)
         _disk_full(exc, item, scratch)
         raise
+    if isinstance(section, Record):
+        # The arrays it saved: checked on every load, compared by `reportgen verify`.
+        section.files = sorted(p.relative_to(ctx.files).as_posix() for p in ctx.files.rglob("*") if p.is_file())
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     prov = provenance.record(
         config.seed,
@@ -443,7 +458,9 @@ def run_one(
         layouts=dict(runtime.USED),
     )
     try:
-        return cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
+        entry = cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
+        entry.title = item.exp.title
+        return entry
     except InvalidResult as exc:  # the same rules as loading: what is stored always loads
         raise ReportgenError(
             f"experiment '{item.exp.id}' ({item.exp.source_file.name}) returned a result that cannot be stored: {exc}",

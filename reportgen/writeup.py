@@ -79,6 +79,7 @@ from reportgen.errors import ReportgenError
 from reportgen.paths import problem as path_problem
 from reportgen.registry import TASKS
 from reportgen.results import Metric, Section
+from reportgen.values import difference, show
 
 __all__ = [
     "IMAGE_TYPES",
@@ -577,10 +578,13 @@ def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
         return _Ref(exp_id, None, stale, f"'{exp_id}' has no stored result yet")
     metrics = [item for item in section.items if isinstance(item, Metric)]
     wanted = " ".join(name.split()).casefold()
+    for metric in metrics:  # a record's field name first: it stays when a title is reworded
+        if metric.name and " ".join(metric.name.split()).casefold() == wanted:
+            return _Ref(exp_id, metric, stale)
     for metric in metrics:
         if " ".join(metric.title.split()).casefold() == wanted:
             return _Ref(exp_id, metric, stale)
-    titles = [m.title for m in metrics]
+    titles = list(dict.fromkeys(m.name or m.title for m in metrics))
     closest = _closest(name, titles, len(titles)) if titles else []
     hint = (
         f"closest: {', '.join(closest)}"
@@ -597,6 +601,12 @@ def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
 
 def _difference(left: Metric, right: Metric, shown: str, where: str) -> str:
     """'+0.71 points': signed, in the left metric's precision; percentages differ in points."""
+    if left.as_value is not None and right.as_value is not None:
+        try:
+            return show(difference(left.as_value, right.as_value))
+        except ValueError as exc:
+            raise ReportgenError(f"{where}: {shown} subtracts numbers in different units ({exc})",
+                                 "subtract two metrics of the same kind", 2) from None
     if left.unit != right.unit:
         units = f"'{left.unit or 'no unit'}' and '{right.unit or 'no unit'}'"
         raise ReportgenError(

@@ -220,7 +220,7 @@ def heatmap(result: Heatmap, files: Path) -> Drawn:
         top = values.max() if values.size else 0
         for i in range(rows):
             for j in range(cols):
-                ax.text(j, i, result.fmt.format(values[i, j]), ha="center", va="center", fontsize=7,
+                ax.text(j, i, result.number(values[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if values[i, j] > 0.6 * top else "#212529")  # fmt: skip
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         return _svg(fig)
@@ -238,7 +238,7 @@ def bars(result: Bars, files: Path) -> Drawn:
         ax.barh(positions, result.values, color=PALETTE[0])
         ax.set_yticks(positions, result.labels, fontsize=8)
         for pos, value in zip(positions, result.values):
-            ax.text(value, pos, " " + result.fmt.format(value), va="center", fontsize=7.5)
+            ax.text(value, pos, " " + result.number(value), va="center", fontsize=7.5)
         ax.set_xlabel(result.xlabel)
         ax.grid(axis="y", visible=False)
         ax.margins(x=0.2)
