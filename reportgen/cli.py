@@ -446,8 +446,8 @@ def serve(
     if not 0 <= port <= 65535:
         raise ReportgenError(f"port {port} is outside 0-65535", "use e.g. --port 8000, or --port 0 for any free port", 2)
     if watch:
-        _first_render(config, out, task)
-    if not (out / "deck.html").exists() and not (out / "report.html").exists():
+        load_config(config)  # a broken config: the usual one-line error
+    elif not (out / "deck.html").exists() and not (out / "report.html").exists():
         raise ReportgenError(f"{out} has no deck.html or report.html", "run 'reportgen build' first")
     try:
         server = make_server(out, port)
@@ -462,47 +462,14 @@ def serve(
     announce = lambda url: out_console.print(f"serving {escape(str(out))} on {url} (Ctrl-C to stop)", highlight=False)
     if not watch:
         return serve_forever(server, announce)
-    _serve_watching(server, announce, config, out, task, pdf)
+    from reportgen.render.watch import first_render, serve_watching
 
-
-def _first_render(config: Path, out: Path, task: str | None) -> None:
-    """serve --watch starts from a fresh HTML render; a project that cannot render stops here."""
-    from reportgen.render.watch import render_command, run_render
-
-    load_config(config)  # a broken config: the usual one-line error
-    if not run_render(render_command(config, out, task, "html"), say, "start"):
-        raise ReportgenError("the first render failed (see above)", "fix it, or run 'reportgen build' first")
-
-
-def _serve_watching(server, announce, config: Path, out: Path, task: str | None, pdf: bool) -> None:
-    """Serves in a thread while this one watches the project and re-renders; PDFs on exit."""
-    import threading
-
-    from reportgen.render.watch import render_command, run_render, watch_loop
-
-    import signal
-
-    def interrupt(_signum, _frame):  # SIGTERM stops it like Ctrl-C: the PDFs, then exit
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    announce(f"http://127.0.0.1:{server.server_address[1]}/")
-    say(f"watching {config} and its writeup/ and theme/ folders; PDFs {'when you stop' if pdf else 'with reportgen render --format pdf'}")
     try:
-        watch_loop(config.resolve().parent, config, lambda why: run_render(render_command(config, out, task, "html"), say, why))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.shutdown()
+        first_render(config, out, task, say)
+    except BaseException:
         server.server_close()
-    if pdf:
-        say("rendering the PDFs (Ctrl-C again to skip)")
-        try:
-            run_render(render_command(config, out, task, "html,pdf"), say, "on exit")
-        except KeyboardInterrupt:
-            say("PDFs skipped; 'reportgen render --format pdf' renders them")
+        raise
+    serve_watching(server, announce, config, out, task, pdf, say)
 
 
 @app.command()

@@ -11,12 +11,15 @@ page, as `reportgen render` does; training stays with `reportgen build`.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Editors' swap, backup and temporary files: saving writes them, but they are not the text.
 IGNORED_SUFFIXES = (".swp", ".swx", ".tmp", "~")
@@ -106,3 +109,37 @@ def _relative(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+def first_render(config: Path, out: Path, task: str | None, say: Callable[[str], None]) -> None:
+    """serve --watch starts from a fresh HTML render; a project that cannot render stops here."""
+    from reportgen.errors import ReportgenError
+
+    if not run_render(render_command(config, out, task, "html"), say, "start"):
+        raise ReportgenError("the first render failed (see above)", "fix it, or run 'reportgen build' first")
+
+
+def serve_watching(server: Any, announce: Callable[[str], None], config: Path, out: Path, task: str | None,
+                   pdf: bool, say: Callable[[str], None]) -> None:  # fmt: skip
+    """Serves in a thread while this one watches the project and re-renders; the PDFs on exit."""
+
+    def interrupt(_signum: int, _frame: object) -> None:  # SIGTERM stops it as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    announce(f"http://127.0.0.1:{server.server_address[1]}/")
+    say(f"watching {config} and its writeup/ and theme/ folders; PDFs {'when you stop' if pdf else 'with reportgen render --format pdf'}")
+    try:
+        watch_loop(config.resolve().parent, config, lambda why: run_render(render_command(config, out, task, "html"), say, why))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    if pdf:
+        say("rendering the PDFs (Ctrl-C again to skip)")
+        try:
+            run_render(render_command(config, out, task, "html,pdf"), say, "on exit")
+        except KeyboardInterrupt:
+            say("PDFs skipped; 'reportgen render --format pdf' renders them")
