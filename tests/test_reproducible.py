@@ -38,7 +38,7 @@ def test_two_cold_builds_give_identical_numbers(built, second_build):
         assert a.key == b.key, exp_id  # the same inputs
         compared, differences, _ = compare_sections(a.section, b.section, tolerance=0.0)
         assert compared > 0 and differences == [], (exp_id, differences[:5])
-        assert a.provenance["memory_format"] == b.provenance["memory_format"] == "contiguous", exp_id
+        assert a.provenance["memory_format"] == b.provenance["memory_format"] == "channels_last", exp_id
         for key in ("threads", "cpu_capability", "versions"):
             assert a.provenance[key] == b.provenance[key] and a.provenance[key], (exp_id, key)
 
@@ -130,11 +130,11 @@ def test_the_layout_follows_the_device_type_not_a_measurement(tmp_path, monkeypa
     from reportgen.nn.spec import build_model
     from reportgen.nn.train import TrainSettings, fit
 
-    assert runtime.memory_format_for("cpu") == "contiguous"
-    assert runtime.memory_format_for("cuda") == "channels_last"
+    assert runtime.memory_format_for("cpu") == runtime.memory_format_for("cuda") == "channels_last"
+    assert runtime.memory_format_for("mps") == "contiguous"
     monkeypatch.setenv("REPORTGEN_HOME", str(tmp_path))
     data = make_splits(resolve_dataset("digits"), train_size=128, val_size=32, test_size=32, seed=0)
     model = build_model(["conv8", "pool", "fc16"], data.image_shape, 10)
     result = fit(model, data, TrainSettings(epochs=1, batch_size=32), seed=0)
-    assert result.memory_format == "contiguous"
+    assert result.memory_format == "channels_last"
     assert list(tmp_path.iterdir()) == []  # no per-user file
