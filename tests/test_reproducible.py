@@ -138,3 +138,20 @@ def test_the_layout_follows_the_device_type_not_a_measurement(tmp_path, monkeypa
     result = fit(model, data, TrainSettings(epochs=1, batch_size=32), seed=0)
     assert result.memory_format == "channels_last"
     assert list(tmp_path.iterdir()) == []  # no per-user file
+
+
+def test_every_difference_in_threads_instruction_set_and_versions_is_named_once():
+    from types import SimpleNamespace
+
+    from reportgen.nn.runtime import environment
+    from reportgen.runner import environment_notes
+
+    now = environment()
+    other = {**now, "threads": now["threads"] + 1, "cpu_capability": "AVX2",
+             "versions": {**now["versions"], "numpy": "0.0.1"}}  # fmt: skip
+    stored = [SimpleNamespace(entry=SimpleNamespace(provenance=other), previous=None) for _ in range(3)]
+    stored.append(SimpleNamespace(entry=None, previous=SimpleNamespace(provenance=now)))  # the same machine
+    notes = environment_notes(stored)
+    assert notes == [f"threads {now['threads'] + 1} -> {now['threads']}", f"CPU instruction set AVX2 -> {now['cpu_capability']}",
+                     f"numpy 0.0.1 -> {now['versions']['numpy']}"]  # fmt: skip
+    assert environment_notes(stored[3:]) == []
