@@ -146,7 +146,9 @@ def test_serve_watch_rerenders_on_a_save_without_training(copied):
         # A config change that makes a result stale: marked on the page, nothing trained.
         config = copied / "reportgen.toml"
         config.write_text(config.read_text() + "\n[experiments.theory]\nkernel = [[1, 0, -1], [1, 0, -1], [1, 0, -1]]\n")
-        _wait_for("the stale mark after a config change", lambda: "(stale result)" in report.read_text(), process, lines)
+        _wait_for("the re-render after a config change",
+                  lambda: any("(changed: reportgen.toml)" in line for line in lines), process, lines)  # fmt: skip
+        assert "(stale result)" in report.read_text()
     finally:
         process.send_signal(signal.SIGTERM)  # as Ctrl-C (SIGINT is ignored in a background job)
         try:
