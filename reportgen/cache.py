@@ -6,15 +6,17 @@ Layout: <root>/<experiment id>/<key>/{inputs,result,provenance}.json + files/, a
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 from reportgen import integrity
 from reportgen.errors import ReportgenError
@@ -23,6 +25,7 @@ from reportgen.results import InvalidResult, Section, from_dict
 
 DEFAULT_ROOT = Path(".reportgen/cache")
 KEY = re.compile(r"[0-9a-f]{20}")  # what digest() gives
+HOLDER = ".lock.holder"  # beside the lock file: "pid N: command" of the build holding it
 
 
 def digest(data: Any) -> str:
@@ -157,34 +160,43 @@ class Cache:
     def lock(self) -> None:
         """Takes this cache for one build; a second build in the same folder is refused with a message.
 
-        The lock is an flock on <root>/.lock: the kernel drops it when the process dies, so a killed
-        build never leaves the folder locked. Leftover scratch folders of dead builds go here.
+        The lock is an OS file lock on <root>/.lock (filelock: flock on POSIX, msvcrt on Windows);
+        the OS drops it when the process dies, so a killed build never leaves the folder locked.
+        Who holds it (pid and command) is written beside it, in .lock.holder, for the refusal's
+        message. Leftover scratch folders of dead builds go here.
         """
         if self._lock_file is not None:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.root / ".lock", "a+")
+        lock = filelock.FileLock(self.root / ".lock", timeout=0)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            lock.acquire()
+        except filelock.Timeout:
             raise ReportgenError(
-                f"another reportgen build is running on {self.root} ({holder})",
+                f"another reportgen build is running on {self.root} ({self._holder()})",
                 "wait for it to finish, then run again; 'reportgen render' and 'reportgen list' are safe meanwhile",
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        self._lock_file = handle
+        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
+        try:
+            (self.root / HOLDER).write_text(f"pid {os.getpid()}: {command}", encoding="utf-8")
+        except OSError:
+            pass  # the message then says "another process"; the lock itself holds
+        self._lock_file = lock
         shutil.rmtree(self.root / ".tmp", ignore_errors=True)  # no other build is running
+
+    def _holder(self) -> str:
+        try:
+            return (self.root / HOLDER).read_text(encoding="utf-8").strip()[:200] or "another process"
+        except OSError:
+            return "another process"
 
     def unlock(self) -> None:
         if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+            try:
+                (self.root / HOLDER).unlink()
+            except OSError:
+                pass
+            self._lock_file.release()
             self._lock_file = None
 
     def store(

@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 from reportgen.cache import Cache
 from reportgen.config import Config, Device, Profile, load_config
 from reportgen.errors import ReportgenError
+from reportgen.about import flags_read_as_flags
 
 app = typer.Typer(
     help="Run computer-vision coursework experiments and render them into a slide deck and a "
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+flags_read_as_flags()
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
 out_console = Console()
 _DEBUG = {"on": False}
@@ -40,8 +42,20 @@ ExpOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", help="Only 
 DeviceOpt = Annotated[Optional[Device], typer.Option(help="auto uses CUDA or MPS when present, else the CPU.")]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from reportgen.about import version_line
+
+        out_console.print(version_line(), highlight=False, markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")] = False) -> None:
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
+                                          help="Print reportgen's version, torch's and the device, then exit.")] = False,
+) -> None:
     """reportgen: coursework experiments -> slide deck and report."""
     _DEBUG["on"] = debug
 
@@ -281,7 +295,8 @@ def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=Non
     if needs_work:
         cache.lock()
     try:
-        return run_planned(planned, cfg, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report)
+        return run_planned(planned, cfg, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report,
+                           on_note=lambda note: say(f"note: {note}", "yellow"))
     finally:
         cache.discard_scratch()
         cache.unlock()
@@ -309,7 +324,7 @@ def run(
 @app.command()
 @_guard
 def render(
-    task: TaskOpt = "all",
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Tasks as for build; default: every task whose results are all stored (the others are named and left out).")] = None,
     profile: ProfileOpt = None,
     only: Annotated[str, typer.Option(help="deck, report, or both with a comma.")] = "deck,report",
     format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both.")] = "html,pdf",
@@ -327,9 +342,12 @@ def render(
     _split(only, tuple(DELIVERABLES), "deliverable")
     _split(format, ("html", "pdf"), "format")
     _check_writable(out)
+    cache = Cache(cache_dir)
+    if task is None:  # the tasks built so far, not every task
+        task = _stored_tasks(cfg, cache)
     tasks, registry, selected = _selection(cfg, task)
     dataset = resolve_config_dataset(cfg)
-    entries, stale, missing = _stored(cfg, registry, selected, Cache(cache_dir), dataset)
+    entries, stale, missing = _stored(cfg, registry, selected, cache, dataset)
     if not entries:
         raise ReportgenError("nothing in the cache to render", f"run 'reportgen build --task {task}' first")
     if missing and not partial:
@@ -360,6 +378,28 @@ def _stored(cfg: Config, registry, selected, cache: Cache, dataset=None):
             say(f"  ! {item.exp.id}: stale ({'; '.join(item.reasons)}); rendering the older result, marked stale", "yellow")
         entries[item.exp.id] = entry
     return entries, stale, missing
+
+
+def _stored_tasks(cfg: Config, cache: Cache) -> str:
+    """The tasks whose every experiment has a stored result, as a --task value; says which are left out."""
+    from reportgen.registry import TASKS, load_experiments, select
+
+    registry = load_experiments(cfg)
+    ready, left_out = [], []
+    for number, (slug, _) in TASKS.items():
+        needed = select(registry, [number])  # the task's experiments and what they read
+        missing = [e for e in needed if cache.latest(e.id) is None]
+        own, own_missing = [e for e in needed if e.task == number], [e for e in missing if e.task == number]
+        if needed and not missing:
+            ready.append(str(number))
+        elif needed:
+            gap = "no stored results" if len(own_missing) == len(own) else f"{len(missing)} results missing"
+            left_out.append(f"{number} {slug} ({gap})")
+    if not ready:
+        raise ReportgenError("nothing in the cache to render", "run 'reportgen build --task 1' (or another task) first")
+    if left_out:
+        say(f"rendering task {', '.join(ready)}; left out: {', '.join(left_out)} (build them with 'reportgen build --task N')", "yellow")
+    return ",".join(ready)
 
 
 @app.command("list")
@@ -395,13 +435,19 @@ def list_(
 def serve(
     out: OutOpt = Path("output"),
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8000,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Re-render the HTML when writeup/, the config or theme/ change (never trains).")] = False,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="With --watch: the tasks to render (default: those with stored results).")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="With --watch: render the PDFs when you stop (Ctrl-C).")] = True,
+    config: ConfigOpt = Path("reportgen.toml"),
 ) -> None:
     """Preview --out on http://127.0.0.1:PORT; open pages reload when the output changes."""
     from reportgen.render.serve import make_server, serve_forever
 
     if not 0 <= port <= 65535:
         raise ReportgenError(f"port {port} is outside 0-65535", "use e.g. --port 8000, or --port 0 for any free port", 2)
-    if not (out / "deck.html").exists() and not (out / "report.html").exists():
+    if watch:
+        load_config(config)  # a broken config: the usual one-line error
+    elif not (out / "deck.html").exists() and not (out / "report.html").exists():
         raise ReportgenError(f"{out} has no deck.html or report.html", "run 'reportgen build' first")
     try:
         server = make_server(out, port)
@@ -413,7 +459,17 @@ def serve(
             f"port {port} cannot be used ({exc.strerror or exc})",
             f"try --port {suggestion} (free now), or --port 0 to pick one",
         ) from None
-    serve_forever(server, lambda url: out_console.print(f"serving {escape(str(out))} on {url} (Ctrl-C to stop)"))
+    announce = lambda url: out_console.print(f"serving {escape(str(out))} on {url} (Ctrl-C to stop)", highlight=False)
+    if not watch:
+        return serve_forever(server, announce)
+    from reportgen.render.watch import first_render, serve_watching
+
+    try:
+        first_render(config, out, task, say)
+    except BaseException:
+        server.server_close()
+        raise
+    serve_watching(server, announce, config, out, task, pdf, say)
 
 
 @app.command()

@@ -373,6 +373,7 @@ def run_planned(
     rerun: bool = False,
     progress: Any = None,
     on_event: Callable[[str, Planned, float], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> dict[str, Entry]:
     """Loads cached entries and runs the rest, storing each result atomically as soon as it is done."""
     entries: dict[str, Entry] = {}
@@ -384,6 +385,12 @@ def run_planned(
         prepare(config.threads)
         torch_ready = True
         preflight(to_run, dataset)
+        notes = environment_notes(planned)
+        if notes and on_note:
+            on_note(
+                f"this machine differs from the one that computed the stored results ({'; '.join(notes)}): "
+                "experiments run now may give other numbers than the stored ones"
+            )
     for item in planned:
         if item.entry is not None and not rerun:
             cache.mark_latest(item.exp.id, item.key)
@@ -402,6 +409,30 @@ def run_planned(
         if on_event:
             on_event("done", item, entries[item.exp.id].provenance["wall_s"])
     return entries
+
+
+def environment_notes(planned: list[Planned]) -> list[str]:
+    """How this process differs from the ones that computed the stored results of `planned`
+    (thread count, CPU instruction set, library versions): each of them can change a number
+    without changing the configuration, so a build that runs experiments here says so."""
+    from reportgen.nn.runtime import environment
+
+    current = environment()
+    notes: list[str] = []
+    for item in planned:
+        stored = item.entry or item.previous
+        if stored is None:
+            continue
+        prov = stored.provenance
+        pairs = [("threads", prov.get("threads"), current["threads"]),
+                 ("CPU instruction set", prov.get("cpu_capability"), current["cpu_capability"])]  # fmt: skip
+        old_versions = prov.get("versions") if isinstance(prov.get("versions"), dict) else {}
+        pairs += [(name, old_versions.get(name), version) for name, version in current["versions"].items()]
+        for name, old, new in pairs:
+            note = f"{name} {old} -> {new}"
+            if old is not None and old != new and note not in notes:
+                notes.append(note)
+    return notes
 
 
 def run_one(
@@ -433,7 +464,6 @@ def run_one(
     from reportgen.nn import runtime
 
     torch.manual_seed(config.seed)
-    runtime.USED.clear()
     started = time.perf_counter()
     try:  # a project experiment's failure names its file and line (reportgen.blame)
         section = call_experiment(item.exp, ctx, config.root)
@@ -455,7 +485,8 @@ def run_one(
         dataset_skipped=_skipped_notice(ctx.skipped),
         profile=config.profile.value,
         threads=torch.get_num_threads(),
-        layouts=dict(runtime.USED),
+        cpu_capability=runtime.cpu_capability(),
+        memory_format=runtime.memory_format_for(device),
     )
     try:
         entry = cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)

@@ -192,8 +192,9 @@ def same_machine(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]
     for key in ("cpu", "device", "gpu"):
         if hw_old.get(key) != hw_new.get(key):
             notes.append(f"{key}: {hw_old.get(key) or '—'} -> {hw_new.get(key) or '—'}")
-    if recorded.get("threads") != current.get("threads"):
-        notes.append(f"threads: {recorded.get('threads')} -> {current.get('threads')}")
+    for key in ("threads", "cpu_capability"):
+        if recorded.get(key) != current.get(key):
+            notes.append(f"{key.replace('_', ' ')}: {recorded.get(key)} -> {current.get(key)}")
     v_old, v_new = recorded.get("versions", {}), current.get("versions", {})
     for key in ("torch", "numpy", "scikit-learn"):
         if v_old.get(key) != v_new.get(key):
@@ -202,16 +203,10 @@ def same_machine(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]
 
 
 def rerun(item: Any, config: Any, dataset: Any, entries: dict[str, Entry], work: Path) -> Entry:
-    """Runs one planned experiment again into a scratch cache under `work`, with the layouts recorded."""
-    from reportgen.nn import runtime
+    """Runs one planned experiment again into a scratch cache under `work`."""
     from reportgen.runner import run_one
 
-    runtime.FORCED.clear()
-    runtime.FORCED.update(item.entry.provenance.get("layouts", {}))
-    try:
-        return run_one(item, config, dataset, Cache(work), entries, None)
-    finally:
-        runtime.FORCED.clear()
+    return run_one(item, config, dataset, Cache(work), entries, None)
 
 
 def record(state_dir: Path, outcomes: list[Outcome], notes: list[str], tolerance: float) -> dict[str, Any]:

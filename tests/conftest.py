@@ -39,7 +39,7 @@ def invoke(*args: str) -> Invocation:
 
 @pytest.fixture(scope="session", autouse=True)
 def reportgen_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Per-machine state (layout decisions) in a session folder, not the user's ~/.cache."""
+    """Any per-user state reportgen may keep goes to a session folder, never the user's ~/.cache."""
     home = tmp_path_factory.mktemp("reportgen-home")
     os.environ["REPORTGEN_HOME"] = str(home)
     return home

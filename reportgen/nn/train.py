@@ -15,7 +15,7 @@ from torch import nn
 from reportgen.data.augment import Augment
 from reportgen.data.splits import Split, Splits
 from reportgen.errors import ReportgenError
-from reportgen.nn.runtime import choose_memory_format
+from reportgen.nn.runtime import memory_format_for
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle", "plateau")
 
@@ -35,7 +35,7 @@ class TrainSettings:
     label_smoothing: float = 0.0
     patience: int = 0  # early stopping on validation accuracy; 0 switches it off
     clip_grad: float = 0.0
-    memory_format: str = "auto"  # auto (measure once per architecture) | channels_last | contiguous
+    memory_format: str = "auto"  # auto (the device's fixed rule: runtime.memory_format_for) | channels_last | contiguous
     eval_batch_size: int = 128  # measured fastest on 2 cores: larger batches spill the caches
     train_eval_size: int = 10000  # final train-split scores on at most this many images (0: all)
 
@@ -260,9 +260,8 @@ def fit(
     train_x, train_y = data.train.x.to(device), data.train.y.to(device)
     n, bs = len(train_y), settings.batch_size
     layout = settings.memory_format
-    if layout == "auto":
-        example_y = train_y[:bs]
-        layout = choose_memory_format(model, train_x[:bs], lambda logits: F.cross_entropy(logits, example_y))
+    if layout == "auto" or train_x.dim() != 4:
+        layout = memory_format_for(device) if train_x.dim() == 4 else "contiguous"
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     model.to(memory_format=fmt)
     steps = (n + bs - 1) // bs

@@ -137,6 +137,12 @@ def arrange(parts: list, show: list) -> list:
     return list(arranged.values())
 
 
+# Quick accuracies swing by points under tiny numeric changes (one or two epochs on a few
+# thousand images): the title slide and the cover say so.
+QUICK_NOTICE = ("Quick profile: numbers from a short run on a small sample, for trying things out, not for "
+                "reporting; build with the standard profile for the deliverables.")
+
+
 def render_all(
     config: Config,
     experiments: list[Experiment],
@@ -179,6 +185,8 @@ def _render_into(publication: Publication, config: Config, experiments, entries,
     provs = [entry.provenance for entry in entries.values()]
     datasets = sorted({p.get("dataset", "") for p in provs if p.get("dataset")})
     notices = sorted({p.get(k, "") for p in provs for k in ("dataset_notice", "dataset_skipped") if p.get(k)})
+    if any(p.get("profile") == "quick" for p in provs):
+        notices.insert(0, QUICK_NOTICE)
     report_parts = arrange(parts, config.report.show)
     number_items(report_parts)
     context = {
