@@ -333,10 +333,15 @@ def _project_modules(folder: Path) -> list[Any]:
     """
     import types
 
+    folder = folder.resolve()  # two projects' "experiments" relative to their own folders differ
     package = sys.modules.get(PROJECT_MODULES)
     if package is None or list(getattr(package, "__path__", [])) != [str(folder)]:
+        # Another project's modules and registrations share our module names: forget them all,
+        # or its experiments would pass for this project's (same module, other file).
         for name in [n for n in sys.modules if n.startswith(f"{PROJECT_MODULES}.")]:
             del sys.modules[name]
+        for exp_id in [i for i, e in _REGISTRY.items() if e.module.startswith(f"{PROJECT_MODULES}.")]:
+            del _REGISTRY[exp_id]
         package = types.ModuleType(PROJECT_MODULES)
         package.__path__ = [str(folder)]  # type: ignore[attr-defined]
         sys.modules[PROJECT_MODULES] = package
