@@ -93,6 +93,9 @@ def test_pptx_has_the_decks_slides_tables_pictures_and_notes(exported: Path) -> 
             assert 13 in kinds, f"slide {index}: its figure is missing"  # MSO_SHAPE_TYPE.PICTURE
         texts = [s.text_frame.text for s in slide.shapes if s.has_text_frame]
         assert str(index) in texts, f"slide {index} has no slide number"
+    intro = slides[1]  # the student's picture beside the introduction's text
+    assert "Why digits_matter" in [s.text_frame.text for s in intro.shapes if s.has_text_frame]
+    assert 13 in {shape.shape_type for shape in intro.shapes}
     notes = [s.notes_slide.notes_text_frame.text for s in slides if s.has_notes_slide]
     assert "Say hello to the audience." in notes
     assert not any("Say hello" in s.text_frame.text for slide in slides for s in slide.shapes if s.has_text_frame)
@@ -192,3 +195,23 @@ def test_an_unknown_format_is_one_clear_line(built: dict) -> None:
     finally:
         os.chdir(old)
     assert result.exit_code != 0 and "docx" in result.output and "pptx" in result.output
+
+
+def test_pptx_follows_the_full_deck_without_dividers(exported: Path, tmp_path: Path) -> None:
+    """[deck] mode = "full", no dividers: still the HTML deck's slides, one for one."""
+    from pptx import Presentation
+
+    root = tmp_path / "project"
+    shutil.copytree(exported, root)
+    config = root / "reportgen.toml"
+    config.write_text(config.read_text() + '\n[deck]\nmode = "full"\ndividers = false\n')
+    old = Path.cwd()
+    os.chdir(root)
+    try:
+        result = invoke("render", "--task", "1,2", "--only", "deck", "--format", "html,pptx")
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    sections = html_slides(root)
+    assert len(Presentation(str(root / "output" / "deck.pptx")).slides) == len(sections)
+    assert len(sections) > len(html_slides(exported))

@@ -27,15 +27,3 @@ def figure_file(item: Any, files: Path | None, folder: Path, stem: str, vector: 
         write_atomic(path, drawn.data)
     return path
 
-
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height in pixels, from the PNG header (no imaging library needed)."""
-    head = path.read_bytes()[16:24]
-    return int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big")
-
-
-def fit(size: tuple[int, int], box: tuple[float, float]) -> tuple[float, float]:
-    """The largest (width, height) of `size`'s shape inside `box`."""
-    width, height = size
-    scale = min(box[0] / width, box[1] / height)
-    return width * scale, height * scale

@@ -24,6 +24,7 @@ WIDTH, HEIGHT = 13.333, 7.5  # inches, 16:9
 MARGIN = 0.6
 INK, MUTED = RGBColor(0x21, 0x25, 0x29), RGBColor(0x6C, 0x75, 0x7D)
 DEFAULT_ACCENT = "#1f5fa8"  # templates/css/common.css --accent
+PICTURES = (".png", ".jpg", ".jpeg", ".gif")  # what python-pptx places
 
 
 def _rgb(colour: str) -> RGBColor:
@@ -135,7 +136,19 @@ def _footer(slide: Any, text: str, number: int) -> None:
     _text(slide, (WIDTH - MARGIN - 1, HEIGHT - 0.5, 1, 0.35), [str(number)], 10, MUTED, align=3)  # right
 
 
-def _fill(slide: Any, deck: DeckSlide, context: dict[str, Any], accent: RGBColor) -> None:
+def _pictures(tokens: list, out: Path) -> list[Path]:
+    """The student's pictures on a text slide (copied under out/assets/writeup/ by the render)
+    that PowerPoint can show (no SVG or WebP)."""
+    found = []
+    for token in tokens:
+        for child in token.children or []:
+            path = out / str(child.attrGet("src") or "") if child.type == "image" else None
+            if path is not None and path.is_file() and path.suffix.lower() in PICTURES:
+                found.append(path)
+    return found
+
+
+def _fill(slide: Any, deck: DeckSlide, context: dict[str, Any], accent: RGBColor, out: Path) -> None:
     """Everything on one slide but the notes."""
     if deck.kind == "title":
         config = context["config"]
@@ -152,7 +165,12 @@ def _fill(slide: Any, deck: DeckSlide, context: dict[str, Any], accent: RGBColor
     if deck.kind == "divider":
         _text(slide, (MARGIN, 2.0, WIDTH - 2 * MARGIN, 4.5), [f"{i}. {t}" for i, t in enumerate(deck.agenda, 1)], 18)
     elif deck.kind == "text":
-        _text(slide, (MARGIN, top, WIDTH - 2 * MARGIN, HEIGHT - top - 0.7), plain(deck.body), 16)
+        pictures = _pictures(deck.body, out)
+        width = (WIDTH - 2 * MARGIN) * (0.55 if pictures else 1)
+        _text(slide, (MARGIN, top, width, HEIGHT - top - 0.7), plain(deck.body), 16)
+        height = (HEIGHT - top - 0.8) / max(1, len(pictures))
+        for index, path in enumerate(pictures):
+            _picture(slide, path.read_bytes(), (MARGIN + width + 0.3, top + index * height, WIDTH - 2 * MARGIN - width - 0.3, height - 0.1))
     else:
         lead = plain(deck.body) if deck.body else ([deck.lead] if deck.lead else [])
         if lead:
@@ -177,7 +195,7 @@ def write_pptx(context: dict[str, Any], entries: dict, out: Path) -> tuple[Path,
     slides = deck_slides(context, entries)
     for deck in slides:
         slide = presentation.slides.add_slide(blank)
-        _fill(slide, deck, context, accent)
+        _fill(slide, deck, context, accent, out)
         notes = plain(deck.notes) if deck.notes else deck.generated_notes
         if notes:
             slide.notes_slide.notes_text_frame.text = "\n".join(notes)
