@@ -93,6 +93,8 @@ def test_pptx_has_the_decks_slides_tables_pictures_and_notes(exported: Path) -> 
             assert 13 in kinds, f"slide {index}: its figure is missing"  # MSO_SHAPE_TYPE.PICTURE
         texts = [s.text_frame.text for s in slide.shapes if s.has_text_frame]
         assert str(index) in texts, f"slide {index} has no slide number"
+    last = slides[-1]  # the conclusions: the student's Markdown table as a native table
+    assert [[c.text for c in row.cells] for s in last.shapes if s.has_table for row in s.table.rows] == [["what", "value"], ["x_y", "1"]]
     intro = slides[1]  # the student's picture beside the introduction's text
     assert "Why digits_matter" in [s.text_frame.text for s in intro.shapes if s.has_text_frame]
     assert 13 in {shape.shape_type for shape in intro.shapes}

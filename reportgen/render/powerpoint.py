@@ -15,7 +15,7 @@ from pptx.util import Emu, Inches, Pt
 from reportgen.render.cells import cell_text, metric_text, numeric
 from reportgen.render.figure_files import HIGH_DPI
 from reportgen.render.html import DENSE_ROWS, write_atomic
-from reportgen.render.prose import plain, plain_inline
+from reportgen.render.prose import plain, plain_inline, tables
 from reportgen.render.plots import draw
 from reportgen.render.sequence import DeckSlide, deck_slides
 from reportgen.results import Matrix, Table, Text
@@ -165,9 +165,14 @@ def _fill(slide: Any, deck: DeckSlide, context: dict[str, Any], accent: RGBColor
     if deck.kind == "divider":
         _text(slide, (MARGIN, 2.0, WIDTH - 2 * MARGIN, 4.5), [f"{i}. {t}" for i, t in enumerate(deck.agenda, 1)], 18)
     elif deck.kind == "text":
-        pictures = _pictures(deck.body, out)
+        pictures, grids = _pictures(deck.body, out), tables(deck.body)
         width = (WIDTH - 2 * MARGIN) * (0.55 if pictures else 1)
-        _text(slide, (MARGIN, top, width, HEIGHT - top - 0.7), plain(deck.body), 16)
+        words = plain(deck.body, with_tables=False)
+        _text(slide, (MARGIN, top, width, HEIGHT - top - 0.7), words, 16)
+        below = top + 0.45 * sum(1 + len(w) // 90 for w in words) + 0.2
+        for header, rows in grids:  # the student's own tables, native as the results'
+            _table(slide, header, rows, (MARGIN, below, width, 0), [], accent)
+            below += 0.35 * (len(rows) + 1) + 0.3
         height = (HEIGHT - top - 0.8) / max(1, len(pictures))
         for index, path in enumerate(pictures):
             _picture(slide, path.read_bytes(), (MARGIN + width + 0.3, top + index * height, WIDTH - 2 * MARGIN - width - 0.3, height - 0.1))

@@ -5,7 +5,7 @@ syntax in a small `Style`. Live numbers arrive resolved in each live_ref token's
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from markdown_it.token import Token
@@ -155,9 +155,24 @@ _PLAIN = Style(
 )
 
 
-def plain(tokens: list[Token]) -> list[str]:
-    """Paragraphs of plain text (list items marked with • or their number), for PowerPoint."""
-    return blocks(tokens, _PLAIN)
+def plain(tokens: list[Token], with_tables: bool = True) -> list[str]:
+    """Paragraphs of plain text (list items marked with • or their number), for PowerPoint;
+    tables as lines of cells, or left out (`with_tables=False`, see `tables`)."""
+    if with_tables:
+        return blocks(tokens, _PLAIN)
+    return [part for part in blocks(tokens, replace(_PLAIN, table=lambda header, rows: "")) if part]
+
+
+def tables(tokens: list[Token]) -> list[tuple[list[str], list[list[str]]]]:
+    """The Markdown tables among `tokens` as (header, rows) of plain text."""
+    found: list[tuple[list[str], list[list[str]]]] = []
+
+    def keep(header: list[str], rows: list[list[str]]) -> str:
+        found.append((header, rows))
+        return ""
+
+    blocks(tokens, replace(_PLAIN, table=keep))
+    return found
 
 
 def plain_inline(children: list[Token]) -> str:
