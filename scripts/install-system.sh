@@ -10,7 +10,7 @@ groups=(
   "fonts-noto-cjk fonts-noto-color-emoji"                      # Chinese/Japanese/Korean and emoji glyphs in PDFs
   "chromium"                                                   # the browser the deck's tests drive headless
   "libreoffice-impress"                                        # converts deck.pptx to PDF in its test
-  "latexmk texlive-latex-recommended texlive-latex-extra"      # compiles output/latex (booktabs, lmodern)
+  "latexmk texlive-latex-recommended texlive-latex-extra lmodern"  # compiles output/latex (booktabs; lmodern: outline fonts)
 )
 missing=()
 for group in "${groups[@]}"; do

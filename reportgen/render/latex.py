@@ -171,6 +171,8 @@ def _abstract(writeup: Any, style: Style) -> str:
 
 
 PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
+% Text in the PDF copies and searches as written (ligatures, symbols), also in pdftotext.
+\ifdefined\pdfgentounicode\IfFileExists{glyphtounicode.tex}{\input{glyphtounicode}\pdfgentounicode=1}{}\fi
 \usepackage[utf8]{inputenc}
 \usepackage[T1]{fontenc}
 \IfFileExists{lmodern.sty}{\usepackage{lmodern}}{}
