@@ -220,3 +220,31 @@ def test_pptx_follows_the_full_deck_without_dividers(exported: Path, tmp_path: P
     sections = html_slides(root)
     assert len(Presentation(str(root / "output" / "deck.pptx")).slides) == len(sections)
     assert len(sections) > len(html_slides(exported))
+
+
+def test_a_new_render_replaces_the_older_figures_of_each_format(exported: Path, tmp_path: Path) -> None:
+    """Figures of an earlier render (listed in the manifest) go when that format is rendered
+    again, and stay when another format is."""
+    import json
+
+    from reportgen.render.publish import MANIFEST
+
+    root = tmp_path / "project"
+    shutil.copytree(exported, root)
+    out = root / "output"
+    old = ["readme-assets/old-0123456789.png", "latex/figures/old-0123456789.pdf"]
+    for rel in old:
+        (out / rel).write_bytes(b"old")
+    manifest = json.loads((out / MANIFEST).read_text())
+    (out / MANIFEST).write_text(json.dumps({"files": manifest["files"] + old}))
+    readme = sorted(p.name for p in (out / "readme-assets").iterdir())
+    old_dir = Path.cwd()
+    os.chdir(root)
+    try:
+        assert invoke("render", "--task", "1,2", "--format", "html").exit_code == 0
+        assert all((out / rel).is_file() for rel in old)  # md and latex were not rendered
+        assert invoke("render", "--task", "1,2", "--format", "md,latex").exit_code == 0
+    finally:
+        os.chdir(old_dir)
+    assert not any((out / rel).exists() for rel in old)
+    assert sorted(p.name for p in (out / "readme-assets").iterdir()) == [n for n in readme if not n.startswith("old-")]

@@ -226,15 +226,13 @@ def document(context: dict[str, Any], entries: dict, folder: Path, out: Path, wr
 
 
 def write_latex(context: dict[str, Any], entries: dict, out: Path) -> tuple[Path, Path]:
-    """Writes out/latex/ (main.tex, figures/) and out/report-latex.zip; older figures are removed."""
+    """Writes out/latex/ (main.tex, figures/) and out/report-latex.zip (publishing removes older
+    figures)."""
     folder = out / "latex"
     written: set[Path] = set()
     main = folder / "main.tex"
     write_atomic(main, document(context, entries, folder, out, written))
     written.add(main)
-    for old in sorted(folder.rglob("*"), reverse=True):
-        if old.is_file() and old not in written and old.parent.name == "figures":
-            old.unlink()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(written):

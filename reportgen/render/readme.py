@@ -125,7 +125,7 @@ def _reproduce(context: dict[str, Any]) -> list[str]:
 
 
 def write_readme(context: dict[str, Any], entries: dict, out: Path) -> Path:
-    """Writes out/README.md and out/readme-assets/; older files there are removed."""
+    """Writes out/README.md and out/readme-assets/ (publishing removes older files there)."""
     config, writeup = context["config"], context["writeup"]
     written: set[Path] = set()
     style = _style(_Images(out, written))
@@ -147,7 +147,4 @@ def write_readme(context: dict[str, Any], entries: dict, out: Path) -> Path:
     lines += _reproduce(context)
     path = out / "README.md"
     write_atomic(path, "\n\n".join(lines) + "\n")
-    for old in (out / ASSETS).glob("*") if (out / ASSETS).is_dir() else []:
-        if old.is_file() and old not in written:
-            old.unlink()
     return path
