@@ -244,7 +244,10 @@ def test_a_new_render_replaces_the_older_figures_of_each_format(exported: Path, 
         assert invoke("render", "--task", "1,2", "--format", "html").exit_code == 0
         assert all((out / rel).is_file() for rel in old)  # md and latex were not rendered
         assert invoke("render", "--task", "1,2", "--format", "md,latex").exit_code == 0
+        assert not any((out / rel).exists() for rel in old)
+        assert sorted(p.name for p in (out / "readme-assets").iterdir()) == [n for n in readme if not n.startswith("old-")]
+        (out / "notes.txt").write_text("mine")
+        assert invoke("clean", "-o", "output").exit_code == 0  # every format's files are reportgen's
     finally:
         os.chdir(old_dir)
-    assert not any((out / rel).exists() for rel in old)
-    assert sorted(p.name for p in (out / "readme-assets").iterdir()) == [n for n in readme if not n.startswith("old-")]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["notes.txt"]
