@@ -53,8 +53,9 @@ def _text(slide: Any, box: tuple[float, float, float, float], lines: list[str], 
 
 
 def _table(slide: Any, columns: list[str], rows: list[list[Any]], box: tuple[float, float, float, float],
-           highlight: list[int], accent: RGBColor) -> Any:
-    """A native table; every cell's text comes from cell_text, as in the HTML."""
+           highlight: list[int], accent: RGBColor, header: bool = True) -> Any:
+    """A native table; every cell's text comes from cell_text, as in the HTML. Without `header`
+    the first row is data like the rest (a matrix panel)."""
     size = 9 if len(rows) > DENSE_ROWS else 12
     left, top, width, _ = box
     shape = slide.shapes.add_table(len(rows) + 1, len(columns), Inches(left), Inches(top), Inches(width),
@@ -70,10 +71,10 @@ def _table(slide: Any, columns: list[str], rows: list[list[Any]], box: tuple[flo
             cell.margin_top = cell.margin_bottom = Pt(2)
             paragraph = cell.text_frame.paragraphs[0]
             paragraph.font.size = Pt(size)
-            paragraph.font.bold = r == 0 or (r - 1) in highlight
+            paragraph.font.bold = (r == 0 and header) or (r - 1) in highlight
             if right[c]:
                 paragraph.alignment = 3  # PP_ALIGN.RIGHT: the digits line up
-            if r == 0:
+            if r == 0 and header:
                 cell.fill.solid()
                 cell.fill.fore_color.rgb = accent
                 paragraph.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
@@ -93,7 +94,7 @@ def _item(slide: Any, deck: DeckSlide, box: tuple[float, float, float, float], a
             left = box[0] + index * width
             _text(slide, (left, box[1], width - 0.2, 0.4), [panel.label], 12, MUTED)
             rows = [[result.fmt.format(v) for v in row] for row in panel.values]
-            _table(slide, rows[0], rows[1:], (left, box[1] + 0.45, width - 0.2, box[3]), [], accent)
+            _table(slide, rows[0], rows[1:], (left, box[1] + 0.45, width - 0.2, box[3]), [], accent, header=False)
         return
     if isinstance(result, Text):
         _text(slide, box, result.body.split("\n\n"), 16)
