@@ -15,7 +15,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from reportgen.cache import Cache
-from reportgen.render.cells import cell_text
+from reportgen.render.cells import cell_text, numeric
 from reportgen.results import Table
 from tests.conftest import invoke
 
@@ -251,3 +251,19 @@ def test_a_new_render_replaces_the_older_figures_of_each_format(exported: Path, 
     finally:
         os.chdir(old_dir)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["notes.txt"]
+
+
+def test_typed_cells_read_as_the_html_shows_them() -> None:
+    """A typed value (reportgen.values) is written by the one formatter in every format;
+    columns of numbers align right in LaTeX."""
+    from reportgen.render import latex, readme
+    from reportgen.values import Style, Value, show
+
+    pct = Value(0.9123, Style(decimals=2, percent=True))
+    spread = Value(0.9012, Style(decimals=2, percent=True), spread=0.013)
+    assert cell_text(pct) == show(pct) == "91.23 %" and cell_text("conv1") == "conv1"
+    assert numeric([cell_text(pct), cell_text(spread), "\u2014"]) and not numeric(["conv1", "12"])
+    raw = [["baseline", cell_text(pct)], ["wider", cell_text(spread)]]
+    tex = latex.tabular(["model", "accuracy"], [[latex.escape(c) for c in row] for row in raw], raw)
+    assert "{lr}" in tex and r"91.23 \%" in tex and r"90.12 \textpm{} 1.30 \%" in tex
+    assert "| baseline | 91.23 % |" in readme.table(["model", "accuracy"], raw)

@@ -7,19 +7,17 @@ import re
 from typing import Any
 
 from reportgen.results import Metric
+from reportgen.values import Value, show
 
 
 def cell_text(cell: Any) -> str:
-    """A table cell as the deliverables show it: a typed value through the project's one
-    formatter (reportgen.values.show, where it exists), anything else as its text."""
-    try:
-        from reportgen.values import Value, show  # typed values (issue 15), once they are on main
-    except ImportError:
-        return str(cell)
-    return show(cell) if isinstance(cell, Value) else str(cell)
+    """A table cell as the deliverables show it: through the project's one formatter,
+    reportgen.values.show, as the HTML's `show` filter does (a typed value with its style, a
+    label as it is)."""
+    return show(cell) if isinstance(cell, (Value, str, int, float)) else str(cell)
 
 
-_NUMBER = re.compile(r"^[+\-\u2212]?[\d.,]+\s*(%|[a-zA-Z]{0,3}|points?)?$")
+_NUMBER = re.compile(r"^[+\-\u2212]?[\d.,]+(\s*\u00b1\s*[\d.,]+)?\s*(%|[a-zA-Z]{0,3}|points?)?$")
 
 
 def numeric(column: list[str]) -> bool:
@@ -29,5 +27,5 @@ def numeric(column: list[str]) -> bool:
 
 
 def metric_text(metric: Metric) -> str:
-    """A key number with its unit, "97.2 %", as on the slides."""
-    return cell_text(metric.text)
+    """A key number with its unit, "97.2 %", as on the slides (Metric.text uses values.show)."""
+    return metric.text
