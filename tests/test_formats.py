@@ -151,6 +151,7 @@ def test_readme_links_its_pictures_and_shows_the_stored_tables(exported: Path) -
     assert "Why digits_matter" in words and "50% of $5" in words and "back\\slash" in words
     assert "Test deck" in words and "Ada" in words and "Say hello" not in text
     assert "reportgen build --task 1,2" in text and "reportgen verify" in text
+    assert "Quick profile" in words  # the quick profile's caveat, as on the title slide
 
 
 def test_latex_labels_refs_escapes_and_zips(exported: Path) -> None:

@@ -134,6 +134,7 @@ def write_readme(context: dict[str, Any], entries: dict, out: Path) -> Path:
     if config.team:
         lines += ["## Team", "\n".join(f"- {escape(name)}" for name in config.team)]
     lines.append(f"Data: {escape(', '.join(context['datasets']) or 'no results yet')}")
+    lines += [f"> {escape(notice)}" for notice in context["notices"]]  # e.g. the quick profile's caveat
     if writeup and writeup.intro:
         lines += ["## Introduction", *blocks(writeup.intro.tokens, style, shift=2)]
     for part in context["report_parts"]:
