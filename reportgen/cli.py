@@ -189,11 +189,11 @@ def _live_results(config: Config, registry, entries, stale: set[str] | None, cac
 def _render(config: Config, registry, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None,
             cache_dir: Path = Path(".reportgen/cache"), strict: bool = False, dataset=None) -> None:
     from reportgen.render.budget import budget_warnings
-    from reportgen.render.document import DELIVERABLES, layouts, render_all
+    from reportgen.render.document import DELIVERABLES, FORMATS, layouts, render_all
     from reportgen.verify import load_state
 
     only_list = _split(only, tuple(DELIVERABLES), "deliverable")
-    formats = _split(fmt, ("html", "pdf"), "format")
+    formats = _split(fmt, FORMATS, "format")
     writeup = _load_writeup(config, registry, _live_results(config, registry, entries, stale, cache_dir, dataset))
     started = time.perf_counter()
     err.print("[bold]Rendering[/]")
@@ -228,7 +228,7 @@ def build(
     experiment: ExpOpt = None,
     profile: ProfileOpt = None,
     only: Annotated[str, typer.Option(help="Which deliverables: deck, report, or both with a comma.")] = "deck,report",
-    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both with a comma.")] = "html,pdf",
+    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, pptx, latex, md, several with commas.")] = "html,pdf",
     out: OutOpt = Path("output"),
     rerun: Annotated[bool, typer.Option(help="Re-run every selected experiment even when cached.")] = False,
     config: ConfigOpt = Path("reportgen.toml"),
@@ -243,12 +243,12 @@ def build(
     With -e the deliverables hold the chosen experiments' tasks, other experiments of those tasks
     as stored (left out when never run).
     """
-    from reportgen.render.document import DELIVERABLES
+    from reportgen.render.document import DELIVERABLES, FORMATS
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
     _split(only, tuple(DELIVERABLES), "deliverable")
-    _split(format, ("html", "pdf"), "format")
+    _split(format, FORMATS, "format")
     _check_writable(out)
     started = time.perf_counter()
     tasks, registry, selected = _selection(cfg, task, experiment)
@@ -327,7 +327,7 @@ def render(
     task: Annotated[Optional[str], typer.Option("--task", "-t", help="Tasks as for build; default: every task whose results are all stored (the others are named and left out).")] = None,
     profile: ProfileOpt = None,
     only: Annotated[str, typer.Option(help="deck, report, or both with a comma.")] = "deck,report",
-    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both.")] = "html,pdf",
+    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, pptx, latex, md, several with commas.")] = "html,pdf",
     out: OutOpt = Path("output"),
     partial: Annotated[bool, typer.Option(help="Render even when some results are missing (they are left out).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the deck or report is over [deck] max_slides or [report] max_pages.")] = False,
@@ -335,12 +335,12 @@ def render(
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
     """Render from the cache alone (no training, no torch): seconds, for text, template or style changes."""
-    from reportgen.render.document import DELIVERABLES
+    from reportgen.render.document import DELIVERABLES, FORMATS
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile)
     _split(only, tuple(DELIVERABLES), "deliverable")
-    _split(format, ("html", "pdf"), "format")
+    _split(format, FORMATS, "format")
     _check_writable(out)
     cache = Cache(cache_dir)
     if task is None:  # the tasks built so far, not every task

@@ -144,6 +144,10 @@ class Place:
             slides without a heading of their own.
         html: the whole file for the report, slide rules left out.
         slides: the file split at its rules, for the deck.
+        tokens: the whole file as markdown-it tokens (notes left out, live numbers resolved into
+            each `live_ref` token's meta["text"], pictures pointing at their copies), for the
+            formats that are not HTML (LaTeX, Markdown, PowerPoint).
+        slide_tokens: per slide, the title's inline tokens, the body's and the notes' tokens.
     """
 
     file: Path
@@ -153,6 +157,8 @@ class Place:
     title: str
     html: Markup
     slides: list[TextSlide]
+    tokens: list[Token] = field(default_factory=list)
+    slide_tokens: list[tuple[list[Token], list[Token], list[Token]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -395,9 +401,10 @@ def _render(env: _Env, kind: PlaceKind, key: int | str | None) -> Place:
             token.meta["level"] = int(token.tag[1])  # as written; each rendering shifts it
     chunks = [_take_notes(chunk) for chunk in _split_slides(tokens)]
     report = "".join(_html(md, chunk, REPORT_SHIFT[kind]) for chunk, _ in chunks)
-    slides = []
+    slides, slide_tokens = [], []
     for chunk, notes in chunks:
         heading, body = _take_title(chunk)
+        slide_tokens.append((list(heading.children or []) if heading else [], body, notes))
         title = md.renderer.renderInline(heading.children or [], md.options, {}) if heading else ""
         html, notes_html = _html(md, body, SLIDE_SHIFT), _html(md, notes, SLIDE_SHIFT)
         slides.append(TextSlide(Markup(title), Markup(html), Markup(notes_html)))
@@ -409,6 +416,8 @@ def _render(env: _Env, kind: PlaceKind, key: int | str | None) -> Place:
         title=_place_title(kind, key, env),
         html=Markup(report),
         slides=slides,
+        tokens=[token for chunk, _ in chunks for token in chunk],
+        slide_tokens=slide_tokens,
     )
 
 
@@ -503,11 +512,13 @@ def _live_html(token: Token, line: int, env: _Env) -> str:
             f"{shown} shows {MISSING_TEXT}: {missing.why} (run {_command(missing.exp_id, env)})"
         )
         env.warnings.append(WriteupWarning(env.shown, line, message))
+        token.meta["text"] = MISSING_TEXT
         return f'<span class="ref ref-missing">{escape(MISSING_TEXT)}</span>'
     metrics = [ref.metric for ref in refs if ref.metric is not None]
     text = (
         metrics[0].text if len(metrics) == 1 else _difference(metrics[0], metrics[1], shown, where)
     )
+    token.meta["text"] = text
     value = str(escape(text)).replace(" ", "&nbsp;")  # a number never wraps away from its unit
     stale = next((ref for ref in refs if ref.stale), None)
     if stale is not None:
@@ -516,6 +527,7 @@ def _live_html(token: Token, line: int, env: _Env) -> str:
             f"{STALE_FLAG} (run {_command(stale.exp_id, env)})"
         )
         env.warnings.append(WriteupWarning(env.shown, line, message))
+        token.meta["text"] = f"{text} {STALE_FLAG}"
         return (
             f'<span class="ref ref-stale">{value} <span class="ref-flag">{STALE_FLAG}</span></span>'
         )
