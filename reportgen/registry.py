@@ -334,16 +334,19 @@ def _project_modules(folder: Path) -> list[Any]:
     import types
 
     folder = folder.resolve()  # two projects' "experiments" relative to their own folders differ
+    stamp = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.py"))
     package = sys.modules.get(PROJECT_MODULES)
-    if package is None or list(getattr(package, "__path__", [])) != [str(folder)]:
-        # Another project's modules and registrations share our module names: forget them all,
-        # or its experiments would pass for this project's (same module, other file).
+    if (package is None or list(getattr(package, "__path__", [])) != [str(folder)]
+            or getattr(package, "__reportgen_stamp__", None) != stamp):  # fmt: skip
+        # Another project's (or an edited file's older) modules and registrations share our module
+        # names: forget them all, or they would pass for this project's current code.
         for name in [n for n in sys.modules if n.startswith(f"{PROJECT_MODULES}.")]:
             del sys.modules[name]
         for exp_id in [i for i, e in _REGISTRY.items() if e.module.startswith(f"{PROJECT_MODULES}.")]:
             del _REGISTRY[exp_id]
         package = types.ModuleType(PROJECT_MODULES)
         package.__path__ = [str(folder)]  # type: ignore[attr-defined]
+        package.__reportgen_stamp__ = stamp  # type: ignore[attr-defined]
         sys.modules[PROJECT_MODULES] = package
     modules = []
     names: dict[str, Path] = {}
