@@ -22,6 +22,7 @@ test: system install
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/frozen_features.py
+	$(BIN)/python benchmarks/jobs.py
 
 system:
 	@bash scripts/install-system.sh

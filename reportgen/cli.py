@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from reportgen.cache import Cache
-from reportgen.config import Config, Device, Profile, load_config
+from reportgen.config import Config, Device, ExecutorKind, Profile, load_config
 from reportgen.errors import ReportgenError
 
 app = typer.Typer(
@@ -38,6 +38,8 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Where the deliverable
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Where results are stored.", hidden=True)]
 ExpOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", help="Only these experiments (ids from 'reportgen list', several with commas) and what they need; overrides --task.")]
 DeviceOpt = Annotated[Optional[Device], typer.Option(help="auto uses CUDA or MPS when present, else the CPU.")]
+ExecutorOpt = Annotated[Optional[ExecutorKind], typer.Option("--executor", help="Where stale experiments run: inline (default: one after another here), local (worker processes here) or slurm (jobs through submitit; [executor] in reportgen.toml sets partition, time, GPUs, CPUs, memory).")]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Experiments at once with --executor local (default 2; threads per worker = cores / jobs) or slurm (array parallelism).")]
 
 
 @app.callback()
@@ -223,6 +225,8 @@ def build(
     download: Annotated[bool, typer.Option(help="Allow torchvision to download a missing dataset.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the deck or report is over [deck] max_slides or [report] max_pages.")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
+    executor: ExecutorOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Run what is stale for --task (or -e), then render the deck and report into --out.
 
@@ -233,6 +237,7 @@ def build(
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
+    _use_executor(cfg, executor, jobs)
     _split(only, tuple(DELIVERABLES), "deliverable")
     _split(format, ("html", "pdf"), "format")
     _check_writable(out)
@@ -256,9 +261,17 @@ def build(
     err.print(f"[bold green]done[/] in {time.perf_counter() - started:.1f} s")
 
 
+def _use_executor(cfg: Config, kind: ExecutorKind | None, jobs: int | None) -> None:
+    """--executor and --jobs over the config's [executor] table."""
+    if kind is not None:
+        cfg.executor.kind = kind
+    if jobs is not None:
+        cfg.executor.jobs = jobs
+
+
 def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=None):
     """Plans (checking every parameter first), takes the cache lock, runs what is stale."""
-    from reportgen.progress import RichProgress
+    from reportgen.progress import JobBoard, RichProgress
     from reportgen.runner import plan, resolve_config_dataset, run_planned
 
     dataset = dataset or resolve_config_dataset(cfg)
@@ -281,7 +294,8 @@ def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=Non
     if needs_work:
         cache.lock()
     try:
-        return run_planned(planned, cfg, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report)
+        return run_planned(planned, cfg, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report,
+                           board=JobBoard(err))  # fmt: skip
     finally:
         cache.discard_scratch()
         cache.unlock()
@@ -299,9 +313,12 @@ def run(
     seed: Annotated[Optional[int], typer.Option(help="Override the config's seed.")] = None,
     download: Annotated[bool, typer.Option(help="Allow torchvision to download a missing dataset.")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
+    executor: ExecutorOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Run the experiments of --task or -e (only what is stale) without rendering."""
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
+    _use_executor(cfg, executor, jobs)
     _, registry, selected = _selection(cfg, task, experiment)
     _run(cfg, registry, selected, Cache(cache_dir), rerun)
 

@@ -9,6 +9,7 @@ groups=(
   "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils"  # PDFs; pdftoppm, pdffonts
   "fonts-noto-cjk fonts-noto-color-emoji"                      # Chinese/Japanese/Korean and emoji glyphs in PDFs
   "chromium"                                                   # the browser the deck's tests drive headless
+  "slurm-wlm munge"                                            # a one-node Slurm cluster for the executor tests
 )
 missing=()
 for group in "${groups[@]}"; do
