@@ -153,6 +153,7 @@ class LocalBackend:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker)
         self.count = 0
+        self.cancelled = False
 
     def submit(self, specs: list[JobSpec]) -> list[Running]:
         submitted = []
@@ -180,12 +181,19 @@ class LocalBackend:
         return answer.get("payload"), answer.get("error", "")
 
     def cancel(self, jobs: list[Running]) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(self.pool, "_processes", {}).values()):  # no public terminate before 3.14
+        # No public way to stop running workers before Python 3.14 (terminate_workers): take them
+        # from the pool before shutdown forgets them.
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        for process in processes:
             process.terminate()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=10)
+        self.cancelled = True
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        if not self.cancelled:
+            self.pool.shutdown(wait=True)
 
 
 class SubmititBackend:

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,63 @@ def test_a_job_killed_by_the_scheduler_names_the_limit_to_raise():
     backend.settings = ExecutorConfig(kind="slurm", time_min=30, mem_gb=4)
     assert backend.outcome(Running(None, Killed("TIMEOUT")))[1] == "TIMEOUT: it ran past its time limit: raise [executor] time_min (now 30)"
     assert "raise [executor] mem_gb (now 4)" in backend.outcome(Running(None, Killed("OUT_OF_MEMORY")))[1]
+
+
+SLOW = '''
+import os
+import time
+
+from reportgen.registry import experiment
+from reportgen.results import Metric, Section
+
+
+@experiment(task=5, id="quick-one", title="Quick")
+def quick(ctx):
+    return Section(title="q", items=[Metric(title="x", value=1.0)])
+
+
+@experiment(task=5, id="slow-one", title="Slow: waits to be interrupted")
+def slow(ctx):
+    (ctx.root / "slow.pid").write_text(str(os.getpid()))
+    for _ in range(3000):  # five minutes at most, should the interrupt not arrive
+        time.sleep(0.1)
+    return Section(title="s", items=[Metric(title="x", value=2.0)])
+'''
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_finished_results(tmp_path):
+    import signal
+    import sys
+
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "slow.py").write_text(SLOW)
+    (tmp_path / "reportgen.toml").write_text(CONFIG)
+    build = subprocess.Popen([sys.executable, "-m", "reportgen.cli", "run", "-e", "quick-one,slow-one", "--executor", "local"],
+                             cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)  # fmt: skip
+    seen = []
+    for line in build.stderr:
+        seen.append(line)
+        if "done" in line and "quick-one" in line:
+            break
+    while not (tmp_path / "slow.pid").exists():  # the slow one has started in its worker
+        assert build.poll() is None, "".join(seen)
+        time.sleep(0.1)
+    worker = int((tmp_path / "slow.pid").read_text())
+    build.send_signal(signal.SIGINT)
+    rest = build.stderr.read()
+    assert build.wait() == 130, "".join(seen) + rest
+    assert "cancelled 1 job(s); 1 finished result(s) are stored" in " ".join(rest.split())
+    assert set(stored_results(tmp_path)) == {"quick-one"}
+    for _ in range(50):  # the terminated worker may take a moment to go
+        if not alive(worker):
+            break
+        time.sleep(0.1)
+    assert not alive(worker)
+    assert not list((tmp_path / ".reportgen" / "cache").glob(".tmp/*/*"))
