@@ -77,6 +77,10 @@ def allocated_cores() -> int:
 def compute_job(spec: JobSpec) -> dict[str, Any]:
     """Runs in the worker process or Slurm job: one experiment into spec.scratch; returns its result
     and provenance as JSON-ready data (the submitting build stores them)."""
+    # `python -m` (submitit's job script) puts the working folder first on sys.path, where a
+    # project's own experiments/ folder would shadow reportgen's built-in `experiments` package.
+    here = {Path.cwd().resolve(), Path(spec.cwd).resolve()}
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and Path(p).resolve() not in here]
     os.chdir(spec.cwd)  # the project's relative paths (config, writeup, images) resolve as at submission
     from reportgen.nn.runtime import prepare
     from reportgen.registry import load_experiments
@@ -248,9 +252,11 @@ class SubmititBackend:
 
         try:
             return job.handle.result(), ""
-        except FailedJobError as exc:  # the experiment raised: the last line names the exception
-            lines = [line for line in str(exc).splitlines() if line.strip()]
-            return None, lines[-1].strip() if lines else "the job failed"
+        except FailedJobError as exc:  # the experiment raised: the trace's last "Type: message" line
+            import re
+
+            raised = re.findall(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b.*)$", str(exc), re.MULTILINE)
+            return None, raised[-1].strip() if raised else "the job failed"
         except UncompletedJobError:
             state = str(job.handle.state)
             hint = LIMIT_HINTS.get(state.split()[0], "the scheduler ended it")
