@@ -112,7 +112,7 @@ class ExecutorConfig(BaseModel):
     time_min: int = Field(default=60, ge=1)  # Slurm's time limit per job, in minutes
     gpus: int | None = Field(default=None, ge=0)  # per job; one when the device is cuda, else none
     cpus: int = Field(default=4, ge=1)  # per job: the experiment's threads
-    mem_gb: float = Field(default=8.0, gt=0)  # per job
+    mem_gb: int = Field(default=8, ge=1)  # per job, in GB
 
 
 class Config(BaseModel):

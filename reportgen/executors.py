@@ -36,8 +36,8 @@ MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
 # What a scheduler's verdict means for the user (submitit's job.state, i.e. sacct's State).
 LIMIT_HINTS = {
     "TIMEOUT": "it ran past its time limit: raise [executor] time_min (now {time_min})",
-    "OUT_OF_MEMORY": "it ran out of memory: raise [executor] mem_gb (now {mem_gb:g})",
-    "OUT_OF_ME+": "it ran out of memory: raise [executor] mem_gb (now {mem_gb:g})",
+    "OUT_OF_MEMORY": "it ran out of memory: raise [executor] mem_gb (now {mem_gb})",
+    "OUT_OF_ME+": "it ran out of memory: raise [executor] mem_gb (now {mem_gb})",
     "CANCELLED": "it was cancelled (scancel, or the scheduler ended it)",
     "NODE_FAIL": "its node failed: build again",
     "PREEMPTED": "it was preempted by a higher-priority job: build again",

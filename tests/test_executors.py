@@ -308,3 +308,19 @@ def test_ctrl_c_stops_the_workers_and_keeps_finished_results(tmp_path):
         time.sleep(0.1)
     assert not alive(worker)
     assert not list((tmp_path / ".reportgen" / "cache").glob(".tmp/*/*"))
+
+
+def test_a_cuda_build_asks_slurm_for_one_gpu_per_job(tmp_path):
+    """--device cuda: each job asks for a GPU (unless [executor] gpus says otherwise); the table's
+    resources become the job's sbatch options."""
+    from reportgen.config import Config
+    from reportgen.executors import SubmititBackend
+
+    table = {"kind": "slurm", "partition": "gpu", "time_min": 90, "cpus": 8, "mem_gb": 16}
+    cuda = SubmititBackend(Config(device="cuda", executor=table), tmp_path, "slurm").executor._executor.parameters
+    assert cuda["gpus_per_node"] == 1
+    assert (cuda["partition"], cuda["time"], cuda["cpus_per_task"], cuda["mem"]) == ("gpu", 90, 8, "16GB")
+    cpu = SubmititBackend(Config(device="cpu", executor=table), tmp_path, "slurm").executor._executor.parameters
+    assert "gpus_per_node" not in cpu
+    two = SubmititBackend(Config(device="cuda", executor={**table, "gpus": 2}), tmp_path, "slurm").executor._executor.parameters
+    assert two["gpus_per_node"] == 2
