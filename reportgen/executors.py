@@ -30,7 +30,6 @@ from reportgen.errors import ReportgenError
 from reportgen.results import Section, from_dict
 
 LOCAL_JOBS = 2  # --executor local without --jobs
-POLL_S = {"local": 0.2, "slurm": 5.0}  # how often job states are looked at (sacct is not free)
 NODE_LOCAL = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run"))
 MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
 # What a scheduler's verdict means for the user (submitit's job.state, i.e. sacct's State).
@@ -99,7 +98,10 @@ def compute_job(spec: JobSpec) -> dict[str, Any]:
     section, prov = compute(exp, spec.params, spec.config, spec.dataset, Path(spec.scratch), needs)
     import socket
 
-    prov["job"] = {"executor": spec.config.executor.kind.value, "threads": threads, "host": socket.gethostname()}
+    from reportgen.nn.runtime import machine_key
+
+    prov["job"] = {"executor": spec.config.executor.kind.value, "threads": threads, "host": socket.gethostname(),
+                   "machine": machine_key()}  # fmt: skip
     return {"result": section.to_dict(), "provenance": prov}
 
 
@@ -148,6 +150,7 @@ class LocalBackend:
 
     waves = False
     name = "local"
+    poll_s = 0.2  # how often the futures are looked at
 
     def __init__(self, config: Config, logs: Path) -> None:
         self.jobs = config.executor.jobs or LOCAL_JOBS
@@ -212,7 +215,7 @@ class SubmititBackend:
         except ImportError:
             raise ReportgenError("--executor slurm needs submitit", "pip install 'reportgen[slurm]'", 2) from None
         self.name = cluster
-        self.submitit = submitit
+        self.poll_s = 5.0 if cluster == "slurm" else 0.5  # each look at a Slurm job's state runs sacct
         settings = config.executor
         gpus = settings.gpus if settings.gpus is not None else int(config.device == Device.cuda)
         self.executor = submitit.AutoExecutor(folder=logs / "%j", cluster=cluster)
@@ -373,9 +376,9 @@ def _drive(backend, stale, entries, config, dataset, cache, board) -> list[str]:
                     board.update(job.spec.exp_id, "queued", job.spec.job_id)
                     active.append(job)
                 waiting = [i for i in waiting if i not in ready]
-            elif not active:
+            elif not active:  # what waits needs a result that no job will bring: say so below
                 break
-            time.sleep(POLL_S["local" if isinstance(backend, LocalBackend) else "slurm"])
+            time.sleep(backend.poll_s)
             for job in list(active):
                 state = backend.state(job)
                 if state != "finished":
@@ -397,6 +400,8 @@ def _drive(backend, stale, entries, config, dataset, cache, board) -> list[str]:
         raise
     finally:
         backend.close()
+    for item in waiting:
+        failed[item.exp.id] = f"{item.exp.id} was not run: what it needs has no result"
     return list(failed.values())
 
 
@@ -420,5 +425,21 @@ def _finish(backend, job: Running, item: Any, cache: Cache, entries: dict[str, E
         return f"the job returned {type(section).__name__}, not a Section"
     prov = payload["provenance"]
     prov.setdefault("job", {})["id"] = job.spec.job_id
+    _keep_layouts(prov)
     entries[item.exp.id] = cache.store(item.exp.id, item.key, Path(job.spec.scratch), section, item.inputs, prov)
     return ""
+
+
+def _keep_layouts(prov: dict[str, Any]) -> None:
+    """Writes the job's layout decisions to this machine's layouts file again, one job at a time:
+    two workers probing at once both rewrite the file, and the later write would drop the other's
+    choice (a later build would then probe again and might train that architecture differently)."""
+    machine, layouts = prov.get("job", {}).get("machine"), prov.get("layouts") or {}
+    if not machine or not layouts:
+        return
+    from reportgen.nn.runtime import _read_layouts, _store_layout
+
+    known = _read_layouts().get(machine, {})
+    for key, layout in layouts.items():
+        if known.get(key) != layout:
+            _store_layout(machine, key, layout)

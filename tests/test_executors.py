@@ -324,3 +324,15 @@ def test_a_cuda_build_asks_slurm_for_one_gpu_per_job(tmp_path):
     assert "gpus_per_node" not in cpu
     two = SubmititBackend(Config(device="cuda", executor={**table, "gpus": 2}), tmp_path, "slurm").executor._executor.parameters
     assert two["gpus_per_node"] == 2
+
+
+def test_slurm_without_submitit_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from reportgen.config import Config
+    from reportgen.executors import SubmititBackend
+
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if the extra were not installed
+    with pytest.raises(ReportgenError, match="needs submitit") as raised:
+        SubmititBackend(Config(executor={"kind": "slurm"}), tmp_path, "slurm")
+    assert raised.value.hint == "pip install 'reportgen[slurm]'"
