@@ -36,7 +36,6 @@ MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
 LIMIT_HINTS = {
     "TIMEOUT": "it ran past its time limit: raise [executor] time_min (now {time_min})",
     "OUT_OF_MEMORY": "it ran out of memory: raise [executor] mem_gb (now {mem_gb})",
-    "OUT_OF_ME+": "it ran out of memory: raise [executor] mem_gb (now {mem_gb})",
     "CANCELLED": "it was cancelled (scancel, or the scheduler ended it)",
     "NODE_FAIL": "its node failed: build again",
     "PREEMPTED": "it was preempted by a higher-priority job: build again",
@@ -125,7 +124,7 @@ def local_job(spec: JobSpec) -> dict[str, Any]:
             return {"payload": compute_job(spec)}
         except Exception as exc:
             traceback.print_exc()
-            return {"error": f"{type(exc).__name__}: {exc}"}
+            return {"error": exc.message if isinstance(exc, ReportgenError) else f"{type(exc).__name__}: {exc}"}
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -426,7 +425,13 @@ def _finish(backend, job: Running, item: Any, cache: Cache, entries: dict[str, E
     prov = payload["provenance"]
     prov.setdefault("job", {})["id"] = job.spec.job_id
     _keep_layouts(prov)
-    entries[item.exp.id] = cache.store(item.exp.id, item.key, Path(job.spec.scratch), section, item.inputs, prov)
+    from reportgen.runner import store_result
+
+    try:
+        entries[item.exp.id] = store_result(item, cache, Path(job.spec.scratch), section, prov)
+    except ReportgenError as exc:  # a result that cannot be stored: named like any failed job
+        shutil.rmtree(job.spec.scratch, ignore_errors=True)
+        return exc.message
     return ""
 
 
