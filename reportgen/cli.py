@@ -39,7 +39,7 @@ CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Where results are s
 ExpOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", help="Only these experiments (ids from 'reportgen list', several with commas) and what they need; overrides --task.")]
 DeviceOpt = Annotated[Optional[Device], typer.Option(help="auto uses CUDA or MPS when present, else the CPU.")]
 ExecutorOpt = Annotated[Optional[ExecutorKind], typer.Option("--executor", help="Where stale experiments run: inline (default: one after another here), local (worker processes here) or slurm (jobs through submitit; [executor] in reportgen.toml sets partition, time, GPUs, CPUs, memory).")]
-JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Experiments at once with --executor local (default 2; threads per worker = cores / jobs) or slurm (array parallelism).")]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Experiments at once: worker processes (without --executor, N > 1 turns inline into local; threads per worker = cores / jobs), or with slurm the array jobs running at once.")]
 
 
 @app.callback()
@@ -262,11 +262,13 @@ def build(
 
 
 def _use_executor(cfg: Config, kind: ExecutorKind | None, jobs: int | None) -> None:
-    """--executor and --jobs over the config's [executor] table."""
+    """--executor and --jobs over the config's [executor] table; --jobs N alone means local workers."""
     if kind is not None:
         cfg.executor.kind = kind
     if jobs is not None:
         cfg.executor.jobs = jobs
+        if kind is None and jobs > 1 and cfg.executor.kind == ExecutorKind.inline:
+            cfg.executor.kind = ExecutorKind.local
 
 
 def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=None):

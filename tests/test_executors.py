@@ -338,3 +338,17 @@ def test_slurm_without_submitit_says_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(ReportgenError, match="needs submitit") as raised:
         SubmititBackend(Config(executor={"kind": "slurm"}), tmp_path, "slurm")
     assert raised.value.hint == "pip install 'reportgen[slurm]'"
+
+
+def test_jobs_alone_means_local_workers_and_the_options_override_the_table():
+    from reportgen.cli import _use_executor
+    from reportgen.config import Config, ExecutorKind
+
+    cfg = Config()
+    _use_executor(cfg, None, 2)
+    assert (cfg.executor.kind, cfg.executor.jobs) == (ExecutorKind.local, 2)
+    cfg = Config(executor={"kind": "slurm", "jobs": 8})
+    _use_executor(cfg, None, 4)
+    assert (cfg.executor.kind, cfg.executor.jobs) == (ExecutorKind.slurm, 4)
+    _use_executor(cfg, ExecutorKind.inline, None)
+    assert cfg.executor.kind == ExecutorKind.inline
