@@ -19,7 +19,7 @@ from reportgen.config import load_config
 from reportgen.errors import ReportgenError
 from tests.conftest import CONFIG, invoke
 
-TIMING = ("time", "seconds", "wall", "/epoch")  # wall-clock measurements ("s/epoch") differ from run to run, by design
+TIMING = ("time", "seconds", "wall", "/epoch", "ms/image")  # wall-clock measurements ("s/epoch") differ from run to run, by design
 
 BOOM = '''
 from reportgen.registry import experiment
@@ -65,11 +65,13 @@ def numbers(result: Any) -> Any:
         return "<mentions times>" if re.search(r"\d[\d,.]*\s?(s|ms|min)\b", result) else result
     if not isinstance(result, dict):
         return result
-    if result.get("kind") in ("metric", "curves") and any(word in str(result.get("title", "")).lower() for word in TIMING):
-        return None
+    label = f"{result.get('title', '')} {result.get('caption', '')}".lower()
+    if result.get("kind") not in ("section", "table", None) and any(word in label for word in TIMING):
+        return None  # a metric or figure of times ("epoch time", a cost-against-time chart)
     out = {name: numbers(value) for name, value in result.items()}
     if result.get("kind") == "table":
-        keep = [i for i, col in enumerate(result.get("columns", [])) if not any(w in str(col).lower() for w in TIMING)]
+        keep = [i for i, col in enumerate(result.get("columns", []))
+                if not any(w in str(col).lower().replace(" ", "") for w in TIMING)]  # fmt: skip
         out["columns"] = [result["columns"][i] for i in keep]
         out["rows"] = [[row[i] for i in keep] for row in result.get("rows", [])]
     return out
