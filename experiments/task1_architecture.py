@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from experiments._show import count, pct, plural, shape
+from experiments._show import count, pct, plural, recipe, shape, training_recipe
 from reportgen import theory
 from reportgen.errors import ReportgenError
 from reportgen.params import at_least
@@ -17,8 +17,13 @@ TRAINING = {
     "test_size": per_profile(quick=1000, standard=10000, full=10000),
     "epochs": per_profile(quick=1, standard=3, full=12),
     "batch_size": 128,
+    # The course prescribes the network, not how to train it: Adam with a one-cycle schedule
+    # (warm-up to 3e-3, cosine decay) and label smoothing 0.1 reached 89.6% in the standard
+    # budget against 87.8-88.5% with a constant 1e-3 (benchmarks/time_to_accuracy.py).
     "optimizer": "adam",
-    "lr": 1e-3,
+    "lr": 3e-3,
+    "schedule": "onecycle",
+    "label_smoothing": 0.1,
     # The data's own size (or the top-level image_size); digits' 16 pixels are raised to 28,
     # the smallest size every built-in variant fits.
     "image_size": from_data("image_size", at_least=28),
@@ -146,7 +151,8 @@ def train_variant(ctx) -> Section:
             ),
             Curves(
                 title=f"{ctx.exp.title}: accuracy per epoch",
-                caption="Training accuracy is the running mean over an epoch (dropout on); validation is measured after it.",
+                caption="Training accuracy is the running mean over an epoch (dropout on); validation is measured after it. "
+                + recipe(ctx.params),
                 x=list(range(1, epochs + 1)),
                 series={
                     "train": [100 * a for a in result.series("train_acc")],
@@ -247,7 +253,8 @@ def compare(ctx) -> Section:
             Table(
                 title="Architectures: cost against accuracy",
                 caption="Parameters, fp32 weight memory, mean training time per epoch, test accuracy, "
-                "multiply-adds per image (millions) and inference time per image at batch 128; baseline first.",
+                "multiply-adds per image (millions) and inference time per image at batch 128; baseline first. "
+                + _shared_recipe(ctx),
                 columns=["variant", "parameters", "memory (KB)", "s / epoch", "test acc (%)", "acc / 100K params", "M mult-adds", "ms / image"],
                 rows=rows,
                 highlight=[0],
@@ -277,6 +284,16 @@ def compare(ctx) -> Section:
             Text(title="What the comparison shows", body=text),
         ],
     )
+
+
+def _shared_recipe(ctx) -> str:
+    """The training recipe when every compared variant used the same one (the usual case)."""
+    params = [ctx.needs[i].inputs.get("params", {}) for i in ctx.needs]
+    keys = ("optimizer", "lr", "schedule", "label_smoothing", "weight_decay", "batch_size")
+    shared = {tuple(p.get(k) for k in keys) for p in params}
+    if len(shared) == 1 and params and params[0].get("optimizer"):
+        return f"Every variant was trained with {training_recipe(params[0])}."
+    return "Training settings differ between variants; each variant's section states its own."
 
 
 LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]

@@ -9,10 +9,12 @@ the ImageNet network comes from `reportgen.nn.backbones` (offline).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from experiments._show import plural
 from reportgen.errors import ReportgenError
+from reportgen.params import Rule
 from reportgen.registry import experiment, per_profile
 from reportgen.results import Bars, ImageGrid, Metric, Scatter, Section, Table
 
@@ -23,6 +25,8 @@ BACKBONE_TITLE = "EfficientNet-Lite0"
 PHOTOS = {"photos": per_profile(quick=["chelsea", "coffee"], standard=["chelsea", "coffee", "astronaut", "rocket"],
                                 full=["chelsea", "coffee", "astronaut", "rocket"]),
           "images": []}  # fmt: skip
+# A file named by `image`: a path with its extension (the runner tells files from names by it).
+IMAGE_FILE = Rule(lambda v: v == "" or bool(Path(v).suffix), "a file's path with its extension (bundled photos go in photo)")
 # The own model's test images come from the same subset as Task 1's test split.
 TEST = {"test_size": per_profile(quick=1000, standard=10000, full=10000)}
 
@@ -82,19 +86,55 @@ def _own_layer(own: Own, stage: str) -> str:
     return own.convs[own.stages.index(stage)] if stage in own.stages else stage
 
 
-def _test_images(ctx, own: Own, count: int) -> tuple[Any, Any, list[str]]:
-    """The first `count` test images normalised as the own model was trained, their [0, 1]
-    pixels, and their class names."""
+@dataclass
+class ChosenImages:
+    """Test images chosen for the own model: the model's input, [0, 1] pixels, class names, and
+    their indices into the test split (which holds `total` images)."""
+
+    x: Any
+    pixels: Any
+    names: list[str]
+    indices: list[int]
+    total: int
+
+    def words(self, chosen: int | list[int]) -> str:
+        """Which images these are, for a caption: 'test images 3 and 17' or 'the first 3 test images'."""
+        if isinstance(chosen, list):
+            return f"{'test image' if len(self.indices) == 1 else 'test images'} {_listed(self.indices)}"
+        return f"the first {plural(len(self.indices), 'test image')}"
+
+
+def _test_images(ctx, own: Own, chosen: int | list[int], param: str = "test_images") -> ChosenImages:
+    """The test images `chosen` (a count: the first ones; a list: those indices) normalised as the
+    own model was trained, with their [0, 1] pixels and class names.
+
+    Raises:
+        ReportgenError: an index past the test split (its real size, which a small dataset may
+            hold below test_size), naming the parameter; exit 2.
+    """
     import torch
 
     ck = own.checkpoint
     splits = ctx.data(image_size=ck.in_shape[-1], train_size=64)
-    x = splits.test.x[:count]
+    total = len(splits.test.y)
+    indices = list(chosen) if isinstance(chosen, list) else list(range(min(chosen, total)))
+    past = [i for i in indices if not 0 <= i < total]
+    if past:
+        raise ReportgenError(f"experiments.{ctx.exp.id}.{param}: test image {past[0]} does not exist: the test split "
+                             f"of {ctx.dataset.display} holds {total} images", f"use indices from 0 to {total - 1}", 2)  # fmt: skip
+    where = torch.tensor(indices, dtype=torch.long)
+    x = splits.test.x[where]
     # Splits normalise with their own training statistics; the model expects those it was trained with.
     pixels = x * torch.tensor(splits.std).view(1, -1, 1, 1) + torch.tensor(splits.mean).view(1, -1, 1, 1)
     normalised = (pixels - torch.tensor(ck.mean).view(1, -1, 1, 1)) / torch.tensor(ck.std).view(1, -1, 1, 1)
-    names = [splits.classes[int(i)] for i in splits.test.y[:count]]
-    return normalised, pixels.clamp(0, 1), names
+    names = [splits.classes[int(i)] for i in splits.test.y[where]]
+    return ChosenImages(normalised, pixels.clamp(0, 1), names, indices, total)
+
+
+def _listed(items: list[Any]) -> str:
+    """'3', '3 and 17', '3, 5 and 17'."""
+    words = [str(i) for i in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _picture(pixels) -> Any:
@@ -113,8 +153,6 @@ def _backbone(ctx) -> Any:
 
 def _photos(ctx) -> dict[str, Any]:
     """The chosen scikit-image photos and the user's image files (by file name), as RGB uint8."""
-    from pathlib import Path
-
     from reportgen.nn.backbones import load_image, sample_photos
 
     bundled = sample_photos()
@@ -139,12 +177,25 @@ def _block(name: str) -> str:
     return {"stem": "stem conv", "conv_head": "last conv (1×1)"}.get(name, name)
 
 
-def _photo_input(image, backbone, device) -> tuple[Any, Any]:
-    """A photo as the backbone's normalised input and as the [0, 1] RGB picture it saw."""
-    from reportgen.nn.backbones import normalise, resize_image
+def _whole(ctx, name: str, photo, view) -> str:
+    """Stores the whole photo, aspect ratio kept and faded outside the network's crop; its file name."""
+    from reportgen.vis.photos import whole_with_crop
 
-    pixels = resize_image(image, backbone.input_size, backbone.crop)
-    return normalise(pixels, backbone).to(device), pixels[0].permute(1, 2, 0).numpy()
+    return ctx.save_array(name, whole_with_crop(photo, view.box))
+
+
+def _activation_photo(ctx) -> tuple[Any, str]:
+    """The backbone's picture for the activation maps: the user's `image` file when given, else
+    the bundled `photo`; with the words that name it in a caption."""
+    from reportgen.nn.backbones import load_image, sample_photos
+
+    if ctx.params["image"]:
+        return load_image(ctx.params["image"]), f"image '{Path(ctx.params['image']).name}'"
+    photos = sample_photos()
+    if ctx.params["photo"] not in photos:
+        raise ReportgenError(f"experiments.{ctx.exp.id}.photo: no bundled photo '{ctx.params['photo']}'",
+                             f"use any of {', '.join(photos)}, or a file of yours as image", 2)  # fmt: skip
+    return photos[ctx.params["photo"]], f"photo '{ctx.params['photo']}'"
 
 
 # --- first-layer filters --------------------------------------------------------------------
@@ -223,38 +274,36 @@ def filter_words(channels: int, limit: float, both: bool) -> tuple[str, str]:
 
 
 @experiment(task=3, id="t3-activations", in_talk=False, title="Activation maps at the first and last conv layer", needs=(OWN,),
-            params={**TEST, "test_index": 0, "photo": "chelsea", "channels": 8})  # fmt: skip
+            # The own model's test image by its index; the backbone's photo by name, or a file as image.
+            params={**TEST, "test_index": 0, "photo": "chelsea", "image": "", "channels": 8}, checks={"image": IMAGE_FILE})  # fmt: skip
 def activations(ctx) -> Section:
     """The most active channels of the first and last conv stage for one image, input beside them."""
     import numpy as np
 
-    from reportgen.nn.backbones import sample_photos
     from reportgen.vis.activations import activation_maps
+    from reportgen.vis.photos import crop_words, photo_view
 
     count, index = ctx.params["channels"], ctx.params["test_index"]
     own = _own(ctx)
-    x, pixels, names = _test_images(ctx, own, index + 1)
+    chosen = _test_images(ctx, own, [index], "test_index")
     stages = [own.stages[0], own.stages[-1]]
-    maps = activation_maps(own.model, x[index : index + 1].to(ctx.device), stages, count)
-    grey = _picture(pixels[index])
+    maps = activation_maps(own.model, chosen.x.to(ctx.device), stages, count)
+    grey = _picture(chosen.pixels[0])
     # Stored as RGB so that it is drawn in grey beside the colour-mapped activation tiles.
     picture = ctx.save_array("own_input", grey if grey.ndim == 3 else np.repeat(grey[..., None], 3, axis=-1))
     items: list[Any] = [_maps_grid(ctx, "own", picture, maps, stages,
                                    title=f"{_cap(own.name)}: activations of a test image",
-                                   who=f"{own.name} ({own.weights})", image=f"test image {index} ({names[index]})",
+                                   who=f"{own.name} ({own.weights})", image=f"test image {index} ({chosen.names[0]})",
                                    layer_name=lambda s: _own_layer(own, s), key=True)]  # fmt: skip
 
-    photos = sample_photos()
-    if ctx.params["photo"] not in photos:
-        raise ReportgenError(f"experiments.{ctx.exp.id}.photo: no bundled photo '{ctx.params['photo']}'",
-                             f"use any of {', '.join(photos)}", 2)  # fmt: skip
+    photo, what = _activation_photo(ctx)
     backbone = _backbone(ctx)
-    inputs, rgb = _photo_input(photos[ctx.params["photo"]], backbone, ctx.device)
+    view = photo_view(photo, backbone, ctx.device)
     layers = [backbone.layers[0], backbone.layers[-1]]
-    bmaps = activation_maps(backbone.model, inputs, layers, count)
-    items.append(_maps_grid(ctx, "backbone", ctx.save_array("backbone_input", rgb), bmaps, layers,
-                            title=f"{BACKBONE_TITLE}: activations of '{ctx.params['photo']}'",
-                            who=backbone.source, image=f"photo '{ctx.params['photo']}'", layer_name=_block))  # fmt: skip
+    bmaps = activation_maps(backbone.model, view.x, layers, count)
+    items.append(_maps_grid(ctx, "backbone", ctx.save_array("backbone_input", view.pixels), bmaps, layers,
+                            title=f"{BACKBONE_TITLE}: activations of {what.split(' ', 1)[1]}", who=backbone.source,
+                            image=f"{what}, {crop_words(backbone)}", layer_name=_block))  # fmt: skip
     first, last = maps[stages[0]], maps[stages[-1]]
     bfirst, blast = bmaps[layers[0]], bmaps[layers[-1]]
     summary = (
@@ -397,7 +446,8 @@ def tsne(ctx) -> Section:
 
     own = _own(ctx)
     n = min(ctx.params["points"], ctx.params["test_size"])
-    x, pixels, names = _test_images(ctx, own, n)
+    chosen = _test_images(ctx, own, n)
+    x, pixels, names = chosen.x, chosen.pixels, chosen.names
     n = len(names)
     features = penultimate(own.model, x.to(ctx.device))
     labels = np.array(names)
@@ -450,12 +500,14 @@ def tsne(ctx) -> Section:
 
 
 @experiment(task=3, id="t3-gradcam", title="Grad-CAM and Grad-CAM++", needs=(OWN,),
+            # test_images: a count (the first N of the test split) or a list of indices.
             params={**PHOTOS, **TEST, "test_images": per_profile(quick=3, standard=4, full=6), "chosen_class": ""})  # fmt: skip
 def gradcam(ctx) -> Section:
     """Where the evidence for the top-1 class and a chosen class lies, by Grad-CAM and Grad-CAM++."""
     import difflib
 
     from reportgen.vis.cam import GradCAM, GradCAMPlusPlus
+    from reportgen.vis.photos import crop_words, photo_size, photo_view
 
     backbone = _backbone(ctx)
     layer = backbone.layers[-1]
@@ -470,17 +522,18 @@ def gradcam(ctx) -> Section:
     agree, other = [], []  # Grad-CAM against Grad-CAM++; top-1 against the other class
     ctx.progress.start(ctx.exp.id, len(photos))
     for name, photo in photos.items():
-        x, rgb = _photo_input(photo, backbone, ctx.device)
-        picture = ctx.save_array(f"photo_{len(rows)}", rgb)
+        view = photo_view(photo, backbone, ctx.device)
+        x = view.x
+        picture = ctx.save_array(f"photo_{len(rows)}", view.pixels)
         maps = [method(x) for method in methods]
         second = _second_class(backbone.model, x) if not chosen else backbone.labels.index(chosen)
         maps.append(methods[0](x, target=second))
         agree.append(_correlation(maps[0].heat, maps[1].heat))
         other.append(_correlation(maps[0].heat, maps[2].heat))
         rows.append(name)
-        images.append(picture)
+        images.append(_whole(ctx, f"whole_{len(rows)}", photo, view))
         overlays.append("")
-        labels.append(name)
+        labels.append(f"{name} ({photo_size(view)})")
         for m in maps:
             images.append(picture)
             overlays.append(ctx.save_array(f"cam_{len(overlays)}", m.heat))
@@ -491,36 +544,16 @@ def gradcam(ctx) -> Section:
     items: list[Any] = [ImageGrid(
         title=f"{BACKBONE_TITLE}: Grad-CAM and Grad-CAM++ on photos",
         caption=(f"{backbone.source}; maps of its {_block(layer)} ({layer_shape(backbone, layer)}) for the "
-                 f"top-1 class and for {which}; labels: the class explained and its probability."),
+                 f"top-1 class and for {which}, over each photo's {crop_words(backbone)}; photos: "
+                 f"{_listed([repr(n) for n in photos])}, shown whole at left (faded outside the crop); labels: the "
+                 f"class explained and its probability."),
         images=images, overlays=overlays, labels=labels, columns=4,
-        col_labels=["photo", "Grad-CAM", "Grad-CAM++", f"Grad-CAM, {'chosen' if chosen else '2nd'} class"],
+        col_labels=["whole photo", "Grad-CAM", "Grad-CAM++", f"Grad-CAM, {'chosen' if chosen else '2nd'} class"],
         colorbar="class evidence (scaled to its maximum)", key=True,
     )]  # fmt: skip
 
-    own = _own(ctx)
-    count = ctx.params["test_images"]
-    x, pixels, names = _test_images(ctx, own, count)
-    stage = own.stages[-1]
-    own_methods = [GradCAM(own.model, stage), GradCAMPlusPlus(own.model, stage)]
-    classes = own.checkpoint.classes
-    images, overlays, labels = [], [], []
-    own_agree = []
-    for i in range(len(names)):
-        xi = x[i : i + 1].to(ctx.device)
-        picture = ctx.save_array(f"own_{i}", _picture(pixels[i]))
-        maps = [method(xi) for method in own_methods] + [own_methods[0](xi, target=_second_class(own.model, xi))]
-        own_agree.append(_correlation(maps[0].heat, maps[1].heat))
-        images += [picture] * 4
-        overlays += [""] + [ctx.save_array(f"own_cam_{i}_{j}", m.heat) for j, m in enumerate(maps)]
-        labels += [f"true: {names[i]}"] + [f"{classes[m.target]} ({m.probability:.2f})" for m in maps]
-    items.append(ImageGrid(
-        title=f"{_cap(own.name)}: Grad-CAM and Grad-CAM++ on test images",
-        caption=(f"{_cap(own.name)} ({own.weights}); maps of {_own_layer(own, stage)} after its activation "
-                 f"for the predicted class (Grad-CAM, Grad-CAM++) and the second most probable class (Grad-CAM)."),
-        images=images, overlays=overlays, labels=labels, columns=4,
-        col_labels=["test image", "Grad-CAM", "Grad-CAM++", "Grad-CAM, 2nd class"],
-        colorbar="class evidence (scaled to its maximum)",
-    ))  # fmt: skip
+    grid, own_agree = _own_gradcam(ctx)
+    items.append(grid)
     mean = lambda values: sum(values) / len(values)
     summary = (f"Both methods weight the channels of the last conv layer by the gradient of a class score; Grad-CAM++ "
                f"weights each position's positive gradients. On the photos their maps correlate at r = {mean(agree):.2f} "
@@ -532,6 +565,38 @@ def gradcam(ctx) -> Section:
         Metric(title="top-1 / other class map correlation, photos", value=mean(other), fmt="{:.2f}"),
         *items,
     ])  # fmt: skip
+
+
+def _own_gradcam(ctx) -> tuple[ImageGrid, list[float]]:
+    """Grad-CAM and Grad-CAM++ of the own model on the chosen test images, and per image the
+    correlation of the two maps."""
+    from reportgen.vis.cam import GradCAM, GradCAMPlusPlus
+
+    own = _own(ctx)
+    tests = _test_images(ctx, own, ctx.params["test_images"])
+    stage = own.stages[-1]
+    own_methods = [GradCAM(own.model, stage), GradCAMPlusPlus(own.model, stage)]
+    classes = own.checkpoint.classes
+    images, overlays, labels = [], [], []
+    own_agree = []
+    for i, index in enumerate(tests.indices):
+        xi = tests.x[i : i + 1].to(ctx.device)
+        picture = ctx.save_array(f"own_{i}", _picture(tests.pixels[i]))
+        maps = [method(xi) for method in own_methods] + [own_methods[0](xi, target=_second_class(own.model, xi))]
+        own_agree.append(_correlation(maps[0].heat, maps[1].heat))
+        images += [picture] * 4
+        overlays += [""] + [ctx.save_array(f"own_cam_{i}_{j}", m.heat) for j, m in enumerate(maps)]
+        labels += [f"test image {index}\ntrue: {tests.names[i]}"] + [f"{classes[m.target]} ({m.probability:.2f})" for m in maps]
+    grid = ImageGrid(
+        title=f"{_cap(own.name)}: Grad-CAM and Grad-CAM++ on test images",
+        caption=(f"{_cap(own.name)} ({own.weights}), {tests.words(ctx.params['test_images'])} of the "
+                 f"{tests.total:,}-image test split; maps of {_own_layer(own, stage)} after its activation "
+                 f"for the predicted class (Grad-CAM, Grad-CAM++) and the second most probable class (Grad-CAM)."),
+        images=images, overlays=overlays, labels=labels, columns=4,
+        col_labels=["test image", "Grad-CAM", "Grad-CAM++", "Grad-CAM, 2nd class"],
+        colorbar="class evidence (scaled to its maximum)",
+    )  # fmt: skip
+    return grid, own_agree
 
 
 def _correlation(a, b) -> float:
@@ -579,23 +644,25 @@ def _second_class(model, x) -> int:
 def classify(ctx) -> Section:
     """The top-5 ImageNet classes with probabilities for every photo."""
     from reportgen.vis.classify import top_k
+    from reportgen.vis.photos import crop_words, photo_size, photo_view
 
     backbone = _backbone(ctx)
     items: list[Any] = []
     rows = []
     for index, (name, photo) in enumerate(_photos(ctx).items()):
-        x, rgb = _photo_input(photo, backbone, ctx.device)
-        ranked = top_k(backbone.model, x, backbone.labels, ctx.params["top"])
+        view = photo_view(photo, backbone, ctx.device)
+        ranked = top_k(backbone.model, view.x, backbone.labels, ctx.params["top"])
         items.append(Bars(
             title=f"{BACKBONE_TITLE} on '{name}'",
-            caption=f"Top-{len(ranked)} ImageNet classes for '{name}', resized to {backbone.input_size}×{backbone.input_size}; {backbone.source}.",
+            caption=(f"Top-{len(ranked)} ImageNet classes for '{name}' from its {crop_words(backbone)}; the photo "
+                     f"({photo_size(view)}) is shown whole, faded outside the crop; {backbone.source}."),
             labels=[label for label, _, _ in ranked], values=[p for _, p, _ in ranked], xlabel="probability",
-            image=ctx.save_array(f"photo_{index}", rgb), key=index == 0,
+            image=_whole(ctx, f"photo_{index}", photo, view), key=index == 0,
         ))  # fmt: skip
         rows.append([name, ranked[0][0], f"{ranked[0][1]:.3f}", ", ".join(f"{l} ({p:.2f})" for l, p, _ in ranked[1:3])])
     table = Table(
         title=f"{BACKBONE_TITLE}: top-1 class per photo",
-        caption=f"{backbone.source}; whole photo resized to {backbone.input_size}×{backbone.input_size}, ImageNet normalisation.",
+        caption=f"{backbone.source}; each photo's {crop_words(backbone)}, ImageNet normalisation.",
         columns=["photo", "top-1 class", "probability", "next two"],
         rows=rows,
     )
@@ -622,8 +689,8 @@ def local(ctx) -> Section:
     """The top-1 class's probability over crops of each photo and under a sliding grey patch."""
     import torch
 
-    from reportgen.nn.backbones import resize_image
     from reportgen.vis.occlusion import crop_map, occlusion_map
+    from reportgen.vis.photos import crop_words, photo_view
 
     p = ctx.params
     backbone = _backbone(ctx)
@@ -632,15 +699,15 @@ def local(ctx) -> Section:
     drops = []
     ctx.progress.start(ctx.exp.id, len(photos))
     for index, (name, photo) in enumerate(photos.items()):
-        x, rgb = _photo_input(photo, backbone, ctx.device)
-        occluded = occlusion_map(backbone.model, x, patch=p["patch"], stride=p["stride"])
+        view = photo_view(photo, backbone, ctx.device)
+        occluded = occlusion_map(backbone.model, view.x, patch=p["patch"], stride=p["stride"])
         label = backbone.labels[occluded.target]
         # Crops of the square picture the network saw, so both maps share its frame.
-        square = resize_image(photo, backbone.input_size, backbone.crop).to(ctx.device)
+        square = torch.from_numpy(view.pixels).permute(2, 0, 1)[None].to(ctx.device)
         crops = crop_map(backbone.model, square, occluded.target, window=p["crop"], steps=p["crop_steps"],
                          size=backbone.input_size, mean=backbone.mean, std=backbone.std)  # fmt: skip
-        picture = ctx.save_array(f"photo_{index}", rgb)
-        images += [picture] * 3
+        picture = ctx.save_array(f"photo_{index}", view.pixels)
+        images += [_whole(ctx, f"whole_{index}", photo, view), picture, picture]
         overlays += ["", ctx.save_array(f"crops_{index}", _relative(crops.values)),
                      ctx.save_array(f"occlusion_{index}", _relative(occluded.values))]  # fmt: skip
         labels += [f"{label}: {occluded.base:.2f}", f"best crop: {crops.values.max():.2f}",
@@ -652,11 +719,12 @@ def local(ctx) -> Section:
     side = backbone.input_size
     items: list[Any] = [ImageGrid(
         title=f"{BACKBONE_TITLE}: where the top-1 class is found",
-        caption=(f"{backbone.source}. Middle: the top-1 class's probability for {p['crop_steps']}×{p['crop_steps']} "
-                 f"overlapping crops ({p['crop']:.0%} of the side, resized to {side} px); right: its drop under a "
+        caption=(f"{backbone.source}; left: the whole photo, faded outside the network's {crop_words(backbone)}. "
+                 f"Middle: the top-1 class's probability for {p['crop_steps']}×{p['crop_steps']} overlapping crops of "
+                 f"that square ({p['crop']:.0%} of its side, resized to {side} px); right: its drop under a "
                  f"{p['patch']}-pixel grey patch (stride {p['stride']} px). Each map is scaled to its largest value."),
         images=images, overlays=overlays, labels=labels, columns=3, row_labels=rows,
-        col_labels=["photo and top-1 class", "probability per crop", "drop under occlusion"],
+        col_labels=["whole photo and top-1 class", "probability per crop", "drop under occlusion"],
         colorbar="share of the largest value", key=True,
     ), Table(
         title="Local classification in numbers",
@@ -666,22 +734,24 @@ def local(ctx) -> Section:
     )]  # fmt: skip
 
     own = _own(ctx)
-    x, pixels, names = _test_images(ctx, own, p["test_images"])
-    size = x.shape[-1]
+    tests = _test_images(ctx, own, p["test_images"])
+    size = tests.x.shape[-1]
     patch = max(2, size // 5)
     images, overlays, labels = [], [], []
-    for i in range(len(names)):
-        xi = x[i : i + 1].to(ctx.device)
+    for i, index in enumerate(tests.indices):
+        xi = tests.x[i : i + 1].to(ctx.device)
         # Fill with the value of a black pixel: Fashion-MNIST's background.
         fill = float(-torch.tensor(own.checkpoint.mean[0]) / own.checkpoint.std[0])
         occluded = occlusion_map(own.model, xi, patch=patch, stride=max(1, patch // 2), fill=fill)
-        picture = ctx.save_array(f"own_{i}", _picture(pixels[i]))
+        picture = ctx.save_array(f"own_{i}", _picture(tests.pixels[i]))
         images += [picture, picture]
         overlays += ["", ctx.save_array(f"own_occlusion_{i}", _relative(occluded.values))]
-        labels += [f"true: {names[i]}", f"{own.checkpoint.classes[occluded.target]} {occluded.base:.2f}\nlargest drop {occluded.values.max():.2f}"]
+        labels += [f"test image {index}\ntrue: {tests.names[i]}",
+                   f"{own.checkpoint.classes[occluded.target]} {occluded.base:.2f}\nlargest drop {occluded.values.max():.2f}"]  # fmt: skip
     items.append(ImageGrid(
         title=f"{_cap(own.name)}: occlusion on test images",
-        caption=(f"{_cap(own.name)} ({own.weights}): drop in the predicted class's probability when a "
+        caption=(f"{_cap(own.name)} ({own.weights}), {tests.words(p['test_images'])} of the {tests.total:,}-image "
+                 f"test split: drop in the predicted class's probability when a "
                  f"{patch}×{patch}-pixel black patch covers each place (stride {max(1, patch // 2)} px), scaled to "
                  f"the largest drop written under each image."),
         images=images, overlays=overlays, labels=labels, columns=6, colorbar="share of the largest drop",

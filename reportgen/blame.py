@@ -15,6 +15,7 @@ from typing import Any
 
 from reportgen.errors import ReportgenError
 from reportgen.registry import PROJECT_MODULES, Experiment
+from reportgen.records import InvalidRecord, Record
 from reportgen.results import InvalidResult, Section
 
 DEBUG_HINT = "this is the project's own code, not reportgen's: fix it (reportgen --debug ... shows the traceback)"
@@ -52,12 +53,12 @@ def _place(exp: Experiment, project: Path, exc: BaseException | None = None) -> 
     return f"{shown(where[0], project)}:{where[1]}"
 
 
-def call_experiment(exp: Experiment, ctx: Any, project: Path) -> Section:
+def call_experiment(exp: Experiment, ctx: Any, project: Path) -> Section | Record:
     """Runs `exp.fn(ctx)` and checks what it returns.
 
     Raises:
         ReportgenError: a project experiment raised, exited, or returned something that is not a
-            valid Section (file, line and experiment named, exit 2); a ReportgenError raised on
+            valid Section or Record (file, line and experiment named, exit 2); a ReportgenError raised on
             the way gets the experiment's id when it does not name it yet.
         TypeError, InvalidResult: a built-in experiment did so (a bug of ours).
     """
@@ -73,17 +74,17 @@ def call_experiment(exp: Experiment, ctx: Any, project: Path) -> Section:
             raise
         what = "exited the interpreter (sys.exit)" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
         raise ReportgenError(f"{_place(exp, project, exc)}: experiment '{exp.id}' failed: {what}", DEBUG_HINT, 2) from exc
-    if not isinstance(section, Section):
+    if not isinstance(section, (Section, Record)):
         if ours:
-            raise TypeError(f"experiment {exp.id} returned {type(section).__name__}, not Section")
+            raise TypeError(f"experiment {exp.id} returned {type(section).__name__}, not a Section or a Record")
         raise ReportgenError(
-            f"{_place(exp, project)}: experiment '{exp.id}' returned {type(section).__name__}, not a Section",
+            f"{_place(exp, project)}: experiment '{exp.id}' returned {type(section).__name__}, not a Section or a Record",
             "return reportgen.results.Section(title=..., items=[...]); this is the project's own code",
             2,
         )
     try:
         section.validate()
-    except InvalidResult as exc:
+    except (InvalidResult, InvalidRecord) as exc:
         if ours:
             raise
         raise ReportgenError(

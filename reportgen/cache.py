@@ -6,23 +6,26 @@ Layout: <root>/<experiment id>/<key>/{inputs,result,provenance}.json + files/, a
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
+
 from reportgen import integrity
 from reportgen.errors import ReportgenError
+from reportgen.records import InvalidRecord, Record
 from reportgen.results import InvalidResult, Section, from_dict
 
 DEFAULT_ROOT = Path(".reportgen/cache")
 KEY = re.compile(r"[0-9a-f]{20}")  # what digest() gives
+HOLDER = ".lock.holder"  # beside the lock file: "pid N: command" of the build holding it
 
 
 def digest(data: Any) -> str:
@@ -49,30 +52,60 @@ def write_synced(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def readable(result: Any, files: Path, provenance: Any) -> Section:
-    """The stored section, checked as every reader needs it; raises InvalidResult otherwise."""
-    section = from_dict(result)
-    if not isinstance(section, Section):
-        raise InvalidResult("the stored result is not a section")
-    integrity.check_result(section)
+def readable(result: Any, files: Path, provenance: Any) -> Section | Record:
+    """The stored section (or a converted experiment's record), checked as every reader needs
+    it; raises InvalidResult otherwise."""
+    section = load_result(result)
+    if isinstance(section, Section):
+        integrity.check_result(section)
     integrity.check_provenance(provenance)
-    integrity.check_files(files, section.files())
+    integrity.check_files(files, section.files() if isinstance(section, Section) else section.files)
     return section
 
 
-@dataclass
 class Entry:
-    """A stored result: its folder, the Section, the inputs that made it and its provenance."""
+    """A stored result: its folder, what the experiment returned (a Section, or a converted
+    experiment's Record), the inputs that made it and its provenance.
 
-    path: Path
-    key: str
-    section: Section
-    inputs: dict[str, Any]
-    provenance: dict[str, Any]
+    `section` is what readers see: the stored Section, or the record presented now (once).
+    `title` is the experiment's title for this build (a config may change it).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        key: str,
+        section: Section | Record,
+        inputs: dict[str, Any],
+        provenance: dict[str, Any],
+        title: str = "",
+    ) -> None:
+        self.path, self.key, self.result = path, key, section
+        self.inputs, self.provenance, self.title = inputs, provenance, title
+        self._presented: Section | None = None
 
     @property
     def files(self) -> Path:
         return self.path / "files"
+
+    @property
+    def record(self) -> Record | None:
+        return self.result if isinstance(self.result, Record) else None
+
+    @property
+    def section(self) -> Section:
+        if isinstance(self.result, Section):
+            return self.result
+        if self._presented is None:
+            from reportgen.presenting import present
+
+            exp_id = self.inputs.get("experiment") or self.path.parent.name
+            params = self.inputs.get("params", {})
+            self._presented = present(exp_id, self.result, title=self.title, params=params, files=self.files)
+        return self._presented
+
+    def __repr__(self) -> str:
+        return f"Entry({self.path}, {type(self.result).__name__})"
 
 
 class Cache:
@@ -127,34 +160,43 @@ class Cache:
     def lock(self) -> None:
         """Takes this cache for one build; a second build in the same folder is refused with a message.
 
-        The lock is an flock on <root>/.lock: the kernel drops it when the process dies, so a killed
-        build never leaves the folder locked. Leftover scratch folders of dead builds go here.
+        The lock is an OS file lock on <root>/.lock (filelock: flock on POSIX, msvcrt on Windows);
+        the OS drops it when the process dies, so a killed build never leaves the folder locked.
+        Who holds it (pid and command) is written beside it, in .lock.holder, for the refusal's
+        message. Leftover scratch folders of dead builds go here.
         """
         if self._lock_file is not None:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.root / ".lock", "a+")
+        lock = filelock.FileLock(self.root / ".lock", timeout=0)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            lock.acquire()
+        except filelock.Timeout:
             raise ReportgenError(
-                f"another reportgen build is running on {self.root} ({holder})",
+                f"another reportgen build is running on {self.root} ({self._holder()})",
                 "wait for it to finish, then run again; 'reportgen render' and 'reportgen list' are safe meanwhile",
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        self._lock_file = handle
+        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
+        try:
+            (self.root / HOLDER).write_text(f"pid {os.getpid()}: {command}", encoding="utf-8")
+        except OSError:
+            pass  # the message then says "another process"; the lock itself holds
+        self._lock_file = lock
         shutil.rmtree(self.root / ".tmp", ignore_errors=True)  # no other build is running
+
+    def _holder(self) -> str:
+        try:
+            return (self.root / HOLDER).read_text(encoding="utf-8").strip()[:200] or "another process"
+        except OSError:
+            return "another process"
 
     def unlock(self) -> None:
         if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+            try:
+                (self.root / HOLDER).unlink()
+            except OSError:
+                pass
+            self._lock_file.release()
             self._lock_file = None
 
     def store(
@@ -162,7 +204,7 @@ class Cache:
         exp_id: str,
         key: str,
         scratch: Path,
-        section: Section,
+        section: Section | Record,
         inputs: dict[str, Any],
         provenance: dict[str, Any],
     ) -> Entry:
@@ -212,6 +254,23 @@ class Cache:
         finally:
             self.unlock()
         return True
+
+
+def load_result(data: Any) -> Section | Record:
+    """A stored result.json: a converted experiment's Record, or a Section.
+
+    Raises:
+        InvalidResult: neither, or not of the shape its kind requires.
+    """
+    if isinstance(data, dict) and data.get("kind") == Record.kind:
+        try:
+            return Record.from_dict(data)
+        except InvalidRecord as exc:
+            raise InvalidResult(str(exc)) from None
+    section = from_dict(data)
+    if not isinstance(section, Section):
+        raise InvalidResult("the stored result is not a section")
+    return section
 
 
 def why_stale(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 from reportgen.cache import Cache
 from reportgen.config import Config, Device, ExecutorKind, Profile, load_config
 from reportgen.errors import ReportgenError
+from reportgen.about import flags_read_as_flags
 
 app = typer.Typer(
     help="Run computer-vision coursework experiments and render them into a slide deck and a "
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+flags_read_as_flags()
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
 out_console = Console()
 _DEBUG = {"on": False}
@@ -42,8 +44,20 @@ ExecutorOpt = Annotated[Optional[ExecutorKind], typer.Option("--executor", help=
 JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Experiments at once: worker processes (without --executor, N > 1 turns inline into local; threads per worker = cores / jobs), or with slurm the array jobs running at once.")]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from reportgen.about import version_line
+
+        out_console.print(version_line(), highlight=False, markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def main(debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")] = False) -> None:
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks of errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
+                                          help="Print reportgen's version, torch's and the device, then exit.")] = False,
+) -> None:
     """reportgen: coursework experiments -> slide deck and report."""
     _DEBUG["on"] = debug
 
@@ -177,11 +191,11 @@ def _live_results(config: Config, registry, entries, stale: set[str] | None, cac
 def _render(config: Config, registry, experiments, entries, out: Path, only: str, fmt: str, stale: set[str] | None = None,
             cache_dir: Path = Path(".reportgen/cache"), strict: bool = False, dataset=None) -> None:
     from reportgen.render.budget import budget_warnings
-    from reportgen.render.document import DELIVERABLES, layouts, render_all
+    from reportgen.render.document import DELIVERABLES, FORMATS, layouts, render_all
     from reportgen.verify import load_state
 
     only_list = _split(only, tuple(DELIVERABLES), "deliverable")
-    formats = _split(fmt, ("html", "pdf"), "format")
+    formats = _split(fmt, FORMATS, "format")
     writeup = _load_writeup(config, registry, _live_results(config, registry, entries, stale, cache_dir, dataset))
     started = time.perf_counter()
     err.print("[bold]Rendering[/]")
@@ -216,7 +230,7 @@ def build(
     experiment: ExpOpt = None,
     profile: ProfileOpt = None,
     only: Annotated[str, typer.Option(help="Which deliverables: deck, report, or both with a comma.")] = "deck,report",
-    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both with a comma.")] = "html,pdf",
+    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, pptx, latex, md, several with commas.")] = "html,pdf",
     out: OutOpt = Path("output"),
     rerun: Annotated[bool, typer.Option(help="Re-run every selected experiment even when cached.")] = False,
     config: ConfigOpt = Path("reportgen.toml"),
@@ -233,13 +247,13 @@ def build(
     With -e the deliverables hold the chosen experiments' tasks, other experiments of those tasks
     as stored (left out when never run).
     """
-    from reportgen.render.document import DELIVERABLES
+    from reportgen.render.document import DELIVERABLES, FORMATS
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
     _use_executor(cfg, executor, jobs)
     _split(only, tuple(DELIVERABLES), "deliverable")
-    _split(format, ("html", "pdf"), "format")
+    _split(format, FORMATS, "format")
     _check_writable(out)
     started = time.perf_counter()
     tasks, registry, selected = _selection(cfg, task, experiment)
@@ -297,7 +311,7 @@ def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=Non
         cache.lock()
     try:
         return run_planned(planned, cfg, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report,
-                           board=JobBoard(err))  # fmt: skip
+                           board=JobBoard(err), on_note=lambda note: say(f"note: {note}", "yellow"))  # fmt: skip
     finally:
         cache.discard_scratch()
         cache.unlock()
@@ -328,10 +342,10 @@ def run(
 @app.command()
 @_guard
 def render(
-    task: TaskOpt = "all",
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="Tasks as for build; default: every task whose results are all stored (the others are named and left out).")] = None,
     profile: ProfileOpt = None,
     only: Annotated[str, typer.Option(help="deck, report, or both with a comma.")] = "deck,report",
-    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, or both.")] = "html,pdf",
+    format: Annotated[str, typer.Option("--format", "-f", help="html, pdf, pptx, latex, md, several with commas.")] = "html,pdf",
     out: OutOpt = Path("output"),
     partial: Annotated[bool, typer.Option(help="Render even when some results are missing (they are left out).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the deck or report is over [deck] max_slides or [report] max_pages.")] = False,
@@ -339,16 +353,19 @@ def render(
     cache_dir: CacheOpt = Path(".reportgen/cache"),
 ) -> None:
     """Render from the cache alone (no training, no torch): seconds, for text, template or style changes."""
-    from reportgen.render.document import DELIVERABLES
+    from reportgen.render.document import DELIVERABLES, FORMATS
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile)
     _split(only, tuple(DELIVERABLES), "deliverable")
-    _split(format, ("html", "pdf"), "format")
+    _split(format, FORMATS, "format")
     _check_writable(out)
+    cache = Cache(cache_dir)
+    if task is None:  # the tasks built so far, not every task
+        task = _stored_tasks(cfg, cache)
     tasks, registry, selected = _selection(cfg, task)
     dataset = resolve_config_dataset(cfg)
-    entries, stale, missing = _stored(cfg, registry, selected, Cache(cache_dir), dataset)
+    entries, stale, missing = _stored(cfg, registry, selected, cache, dataset)
     if not entries:
         raise ReportgenError("nothing in the cache to render", f"run 'reportgen build --task {task}' first")
     if missing and not partial:
@@ -379,6 +396,28 @@ def _stored(cfg: Config, registry, selected, cache: Cache, dataset=None):
             say(f"  ! {item.exp.id}: stale ({'; '.join(item.reasons)}); rendering the older result, marked stale", "yellow")
         entries[item.exp.id] = entry
     return entries, stale, missing
+
+
+def _stored_tasks(cfg: Config, cache: Cache) -> str:
+    """The tasks whose every experiment has a stored result, as a --task value; says which are left out."""
+    from reportgen.registry import TASKS, load_experiments, select
+
+    registry = load_experiments(cfg)
+    ready, left_out = [], []
+    for number, (slug, _) in TASKS.items():
+        needed = select(registry, [number])  # the task's experiments and what they read
+        missing = [e for e in needed if cache.latest(e.id) is None]
+        own, own_missing = [e for e in needed if e.task == number], [e for e in missing if e.task == number]
+        if needed and not missing:
+            ready.append(str(number))
+        elif needed:
+            gap = "no stored results" if len(own_missing) == len(own) else f"{len(missing)} results missing"
+            left_out.append(f"{number} {slug} ({gap})")
+    if not ready:
+        raise ReportgenError("nothing in the cache to render", "run 'reportgen build --task 1' (or another task) first")
+    if left_out:
+        say(f"rendering task {', '.join(ready)}; left out: {', '.join(left_out)} (build them with 'reportgen build --task N')", "yellow")
+    return ",".join(ready)
 
 
 @app.command("list")
@@ -414,13 +453,19 @@ def list_(
 def serve(
     out: OutOpt = Path("output"),
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8000,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Re-render the HTML when writeup/, the config or theme/ change (never trains).")] = False,
+    task: Annotated[Optional[str], typer.Option("--task", "-t", help="With --watch: the tasks to render (default: those with stored results).")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="With --watch: render the PDFs when you stop (Ctrl-C).")] = True,
+    config: ConfigOpt = Path("reportgen.toml"),
 ) -> None:
     """Preview --out on http://127.0.0.1:PORT; open pages reload when the output changes."""
     from reportgen.render.serve import make_server, serve_forever
 
     if not 0 <= port <= 65535:
         raise ReportgenError(f"port {port} is outside 0-65535", "use e.g. --port 8000, or --port 0 for any free port", 2)
-    if not (out / "deck.html").exists() and not (out / "report.html").exists():
+    if watch:
+        load_config(config)  # a broken config: the usual one-line error
+    elif not (out / "deck.html").exists() and not (out / "report.html").exists():
         raise ReportgenError(f"{out} has no deck.html or report.html", "run 'reportgen build' first")
     try:
         server = make_server(out, port)
@@ -432,7 +477,17 @@ def serve(
             f"port {port} cannot be used ({exc.strerror or exc})",
             f"try --port {suggestion} (free now), or --port 0 to pick one",
         ) from None
-    serve_forever(server, lambda url: out_console.print(f"serving {escape(str(out))} on {url} (Ctrl-C to stop)"))
+    announce = lambda url: out_console.print(f"serving {escape(str(out))} on {url} (Ctrl-C to stop)", highlight=False)
+    if not watch:
+        return serve_forever(server, announce)
+    from reportgen.render.watch import first_render, serve_watching
+
+    try:
+        first_render(config, out, task, say)
+    except BaseException:
+        server.server_close()
+        raise
+    serve_watching(server, announce, config, out, task, pdf, say)
 
 
 @app.command()
@@ -613,7 +668,7 @@ def verify(
             differs = verifying.same_machine(item.entry.provenance, fresh.provenance)
             notes += [n for n in differs if n not in notes]
             allowed = tolerance if differs else 0.0
-            compared, differences, within = verifying.compare_sections(item.entry.section, fresh.section, allowed)
+            compared, differences, within = verifying.compare_entries(item.entry, fresh, allowed)
             outcome = verifying.Outcome(exp_id, compared, differences, within, time.perf_counter() - started)
             outcomes.append(outcome)
             color = {"identical": "green", "within tolerance": "yellow", "different": "red"}[outcome.verdict]

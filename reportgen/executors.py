@@ -27,6 +27,7 @@ from reportgen.cache import Cache, Entry
 from reportgen.config import Config, Device
 from reportgen.data.sources import DatasetInfo
 from reportgen.errors import ReportgenError
+from reportgen.records import Record
 from reportgen.results import Section, from_dict
 
 LOCAL_JOBS = 2  # --executor local without --jobs
@@ -97,10 +98,7 @@ def compute_job(spec: JobSpec) -> dict[str, Any]:
     section, prov = compute(exp, spec.params, spec.config, spec.dataset, Path(spec.scratch), needs)
     import socket
 
-    from reportgen.nn.runtime import machine_key
-
-    prov["job"] = {"executor": spec.config.executor.kind.value, "threads": threads, "host": socket.gethostname(),
-                   "machine": machine_key()}  # fmt: skip
+    prov["job"] = {"executor": spec.config.executor.kind.value, "threads": threads, "host": socket.gethostname()}
     return {"result": section.to_dict(), "provenance": prov}
 
 
@@ -419,12 +417,15 @@ def _finish(backend, job: Running, item: Any, cache: Cache, entries: dict[str, E
     if payload is None:
         shutil.rmtree(job.spec.scratch, ignore_errors=True)
         return problem or "the job ended without a result"
-    section = from_dict(payload["result"])
-    if not isinstance(section, Section):
-        return f"the job returned {type(section).__name__}, not a Section"
+    try:  # a record (numbers a presenter shows) or a finished Section
+        result = payload["result"]
+        section = Record.from_dict(result) if result.get("kind") == Record.kind else from_dict(result)
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"the job returned a result that cannot be read: {exc}"
+    if not isinstance(section, (Section, Record)):
+        return f"the job returned {type(section).__name__}, not a Section or a Record"
     prov = payload["provenance"]
     prov.setdefault("job", {})["id"] = job.spec.job_id
-    _keep_layouts(prov)
     from reportgen.runner import store_result
 
     try:
@@ -435,16 +436,3 @@ def _finish(backend, job: Running, item: Any, cache: Cache, entries: dict[str, E
     return ""
 
 
-def _keep_layouts(prov: dict[str, Any]) -> None:
-    """Writes the job's layout decisions to this machine's layouts file again, one job at a time:
-    two workers probing at once both rewrite the file, and the later write would drop the other's
-    choice (a later build would then probe again and might train that architecture differently)."""
-    machine, layouts = prov.get("job", {}).get("machine"), prov.get("layouts") or {}
-    if not machine or not layouts:
-        return
-    from reportgen.nn.runtime import _read_layouts, _store_layout
-
-    known = _read_layouts().get(machine, {})
-    for key, layout in layouts.items():
-        if known.get(key) != layout:
-            _store_layout(machine, key, layout)

@@ -35,7 +35,9 @@ PROVENANCE_OPTIONAL: dict[str, Any] = {
     "dataset_skipped": str,
     "profile": str,
     "threads": int,
-    "layouts": dict[str, Any],
+    "cpu_capability": str,
+    "memory_format": str,
+    "layouts": dict[str, Any],  # results stored before the layout became a fixed rule
 }
 
 

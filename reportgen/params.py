@@ -45,11 +45,29 @@ def each(rule: Rule) -> Rule:
     return Rule(lambda values: bool(values) and all(rule.ok(v) for v in values), f"a non-empty list, each {rule.must_be}")
 
 
+def _optimizer_entry(value: str) -> bool:
+    """'adam', 'sgd-nesterov' or 'sgd@0.02' (an optimiser with its own learning rate)."""
+    name, at, lr = value.partition("@")
+    return name.split("-")[0] in OPTIMIZERS and (not at or float(lr) > 0)
+
+
 def _layers_problem(value: Any) -> str:
     return check_layers(value) if isinstance(value, list) else "expected a list of layer strings"
 
 
 LAYERS = Rule(lambda v: not _layers_problem(v), "a valid list of layers")
+
+# Parameters that take a count (the first N test images) or a list of indices into the test split.
+COUNT_OR_INDICES = ("test_images",)
+
+
+def _count_or_indices(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value)
+    return isinstance(value, int) and value >= 1
+
+
+TEST_IMAGES = Rule(_count_or_indices, "a count of at least 1 (the first test images) or a non-empty list of indices from 0")
 
 RULES: dict[str, Rule] = {
     "epochs": at_least(1),
@@ -72,7 +90,7 @@ RULES: dict[str, Rule] = {
     "image_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
     "input_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
     "optimizer": one_of(OPTIMIZERS),
-    "optimizers": each(Rule(lambda v: v.split("-")[0] in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)} (sgd-nesterov too)")),
+    "optimizers": each(Rule(_optimizer_entry, f"one of {', '.join(OPTIMIZERS)} (sgd-nesterov too), optionally with @lr")),
     "schedule": one_of(SCHEDULES),
     "activation": one_of(ACTIVATIONS),
     "activations": each(one_of(ACTIVATIONS)),
@@ -86,6 +104,8 @@ RULES: dict[str, Rule] = {
     "perplexity": positive(),
     "layers": LAYERS,
     "deeper_layers": LAYERS,
+    "test_images": TEST_IMAGES,
+    "test_index": at_least(0),
 }
 
 
@@ -103,6 +123,19 @@ def check_all(params: dict[str, Any], extra: dict[str, Rule] | None = None) -> s
         if not ok:
             detail = _layers_problem(value) if rule is LAYERS else ""
             return f"{name}: must be {rule.must_be}, got {value!r}" + (f" ({detail})" if detail else "")
+    return _index_problem(params)
+
+
+def _index_problem(params: dict[str, Any]) -> str:
+    """An index into the test split past the images the experiment draws (its test_size)."""
+    size = params.get("test_size")
+    if not isinstance(size, int):
+        return ""
+    for name in ("test_images", "test_index"):
+        value = params.get(name)
+        indices = value if isinstance(value, list) else [value] if name == "test_index" else []
+        past = [i for i in indices if isinstance(i, int) and i >= size]
+        if past:
+            return (f"{name}: index {past[0]} is past the test split, which holds test_size = {size} images "
+                    f"(indices 0 to {size - 1}), got {value!r}")  # fmt: skip
     return ""
-
-

@@ -200,6 +200,9 @@ def _coerce(source: str, table: str, name: str, default: Any, value: Any) -> Any
         ok = isinstance(value, list) and all(
             isinstance(v, type(item)) or (isinstance(item, float) and isinstance(v, int)) for v in value
         )
+    elif name in param_rules.COUNT_OR_INDICES and isinstance(default, int) and isinstance(value, list):
+        # A count by default; a list of indices chooses the images (ranges checked by the rules).
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     elif isinstance(default, list) and "image" in name:
         # An empty default says nothing about its items; an image list holds file paths.
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -223,6 +226,23 @@ def _type_name(default: Any) -> str:
 
 
 _REGISTRY: dict[str, Experiment] = {}
+# Experiment id -> its presenter: record -> Section at render time (see reportgen.presenting).
+PRESENTERS: dict[str, Callable[..., Any]] = {}
+
+
+def presenter(exp_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Registers `fn(view) -> Section` as what readers see of experiment `exp_id`'s record.
+
+    It lives in a module the experiment's own module does not import, so that its code is not
+    part of the cache key: editing a caption, a sentence or a number format re-renders and
+    re-runs nothing. It must not import torch (`reportgen render` never does).
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        PRESENTERS[exp_id] = fn
+        return fn
+
+    return register
 
 
 def experiment(
@@ -313,10 +333,15 @@ def _project_modules(folder: Path) -> list[Any]:
     """
     import types
 
+    folder = folder.resolve()  # two projects' "experiments" relative to their own folders differ
     package = sys.modules.get(PROJECT_MODULES)
     if package is None or list(getattr(package, "__path__", [])) != [str(folder)]:
+        # Another project's modules and registrations share our module names: forget them all,
+        # or its experiments would pass for this project's (same module, other file).
         for name in [n for n in sys.modules if n.startswith(f"{PROJECT_MODULES}.")]:
             del sys.modules[name]
+        for exp_id in [i for i, e in _REGISTRY.items() if e.module.startswith(f"{PROJECT_MODULES}.")]:
+            del _REGISTRY[exp_id]
         package = types.ModuleType(PROJECT_MODULES)
         package.__path__ = [str(folder)]  # type: ignore[attr-defined]
         sys.modules[PROJECT_MODULES] = package

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from reportgen.values import Style, Value, show
+
 
 class InvalidResult(ValueError):
     """A stored result that does not have the shape its kind requires."""
@@ -74,20 +76,58 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+class Numbered:
+    """A kind that writes numbers into its picture or grid: with its `style` (reportgen.values,
+    the one formatter) when a presenter set one, else with the older `fmt` string."""
+
+    fmt: str
+    style: Style | None
+
+    def number(self, value: float) -> str:
+        return show(Value(float(value), self.style)) if self.style is not None else self.fmt.format(value)
+
+
 @dataclass(kw_only=True)
 class Metric(Result):
-    """One number worth reading on its own (accuracy, parameters, seconds)."""
+    """One number worth reading on its own (accuracy, parameters, seconds).
+
+    Attributes:
+        style: how it is written (reportgen.values); a presenter sets it. Without one, the
+            older `fmt` string and `unit` of a stored legacy result are used.
+        name: the record field it shows, by which `{{ id.name }}` finds it whatever its title.
+    """
 
     value: float
     unit: str = ""
     fmt: str = "{:,.4g}"
+    style: Style | None = None
+    name: str = ""
     kind: ClassVar[str] = "metric"
 
     @property
     def text(self) -> str:
+        if self.style is not None:
+            return show(Value(self.value, self.style))
         return self.fmt.format(self.value) + (f" {self.unit}" if self.unit else "")
 
+    @property
+    def as_value(self) -> Value | None:
+        """The value with its style, or None for a legacy metric formatted by `fmt`."""
+        return Value(self.value, self.style) if self.style is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["style"] = self.style.to_dict() if self.style is not None else None
+        return data
+
     def validate(self) -> None:
+        if isinstance(self.style, dict):  # from JSON
+            try:
+                self.style = Style(**self.style)
+            except TypeError as exc:
+                raise InvalidResult(f"metric {self.title!r}: style: {exc}") from None
+        if self.style is not None and not isinstance(self.style, Style):
+            raise InvalidResult(f"metric {self.title!r}: style is not a style")
         super().validate()
         if not math.isfinite(self.value):
             raise InvalidResult(f"metric {self.title!r}: value is {self.value}")
@@ -105,21 +145,56 @@ class Text(Result):
     kind: ClassVar[str] = "text"
 
 
+Cell = str | Value
+
+
 @dataclass(kw_only=True)
 class Table(Result):
-    """Rows of already-formatted cells; `highlight` marks row indices (a pinned baseline)."""
+    """Rows of cells: text (labels) or Values (numbers, formatted by `reportgen.values.show` when
+    written); `highlight` marks row indices (a pinned baseline). Older stored tables hold text only."""
 
     columns: list[str]
-    rows: list[list[str]]
+    rows: list[list[Cell]]
     highlight: list[int] = field(default_factory=list)
-    footer: list[str] = field(default_factory=list)
+    footer: list[Cell] = field(default_factory=list)
     kind: ClassVar[str] = "table"
 
+    def text_rows(self) -> list[list[str]]:
+        """Every cell as the reader sees it."""
+        return [[show(cell) for cell in row] for row in self.rows]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["rows"] = [[_cell_json(cell) for cell in row] for row in self.rows]
+        data["footer"] = [_cell_json(cell) for cell in self.footer]
+        return data
+
     def validate(self) -> None:
+        for name in ("rows", "footer"):
+            if not isinstance(getattr(self, name), list):
+                raise InvalidResult(f"table {self.title!r}: {name} is not a list")
+        try:
+            self.footer = [_cell(cell) for cell in self.footer]
+            for row in self.rows:
+                if not isinstance(row, list) or len(row) != len(self.columns):
+                    raise InvalidResult(f"table {self.title!r}: a row does not have {len(self.columns)} cells")
+                row[:] = [_cell(cell) for cell in row]
+        except ValueError as exc:
+            raise InvalidResult(f"table {self.title!r}: {exc}") from None
         super().validate()
-        for row in self.rows:
-            if not isinstance(row, list) or len(row) != len(self.columns):
-                raise InvalidResult(f"table {self.title!r}: a row does not have {len(self.columns)} cells")
+
+
+def _cell(cell: Any) -> Cell:
+    """A cell from memory or JSON: text, a Value, or a Value's JSON object."""
+    if isinstance(cell, (str, Value)):
+        return cell
+    if isinstance(cell, dict):
+        return Value.from_dict(cell)
+    raise ValueError(f"a cell must be text or a number with its style, not {cell!r}")
+
+
+def _cell_json(cell: Cell) -> Any:
+    return cell.to_dict() if isinstance(cell, Value) else cell
 
 
 @dataclass
@@ -132,11 +207,12 @@ class Panel:
 
 
 @dataclass(kw_only=True)
-class Matrix(Result):
+class Matrix(Numbered, Result):
     """Small numeric grids shown cell by cell, side by side (image, kernel, output)."""
 
     panels: list[Panel]
     fmt: str = "{:g}"
+    style: Style | None = None
     kind: ClassVar[str] = "matrix"
 
 
@@ -227,7 +303,7 @@ class ImageGrid(Result):
 
 
 @dataclass(kw_only=True)
-class Heatmap(Result):
+class Heatmap(Numbered, Result):
     """A labelled numeric matrix drawn as colours with the values written in (a confusion matrix)."""
 
     values: list[list[float]]
@@ -236,18 +312,20 @@ class Heatmap(Result):
     xlabel: str = ""
     ylabel: str = ""
     fmt: str = "{:g}"
+    style: Style | None = None
     cmap: str = "Blues"
     kind: ClassVar[str] = "heatmap"
 
 
 @dataclass(kw_only=True)
-class Bars(Result):
+class Bars(Numbered, Result):
     """Horizontal bars, largest first as given (top-5 class probabilities, per-method scores)."""
 
     labels: list[str]
     values: list[float]
     xlabel: str = ""
     fmt: str = "{:.2f}"
+    style: Style | None = None
     image: str = ""  # optional .npy picture drawn left of the bars (the photo being classified)
     kind: ClassVar[str] = "bars"
 
@@ -316,6 +394,11 @@ def from_dict(data: dict[str, Any]) -> Result:
         raise InvalidResult(f"unknown result kind {kind!r}")
     if cls is Section:
         data["items"] = [from_dict(item) for item in data.get("items", [])]
+    if isinstance(data.get("style"), dict):
+        try:
+            data["style"] = Style(**data["style"])
+        except TypeError as exc:
+            raise InvalidResult(f"{kind}: style: {exc}") from None
     if cls is Matrix:
         try:
             data["panels"] = [

@@ -22,6 +22,7 @@ from reportgen.config import Config
 from reportgen.data.sources import DatasetInfo, resolve_dataset
 from reportgen.errors import ReportgenError
 from reportgen.registry import Experiment
+from reportgen.records import Record
 from reportgen.results import InvalidResult, Section
 
 ENGINE = Path(__file__).resolve().parent
@@ -201,6 +202,9 @@ def plan(
         key = digest(inputs)
         entry = cache.load(exp.id, key)
         item = Planned(exp, params, inputs, key, entry, cache.latest(exp.id))
+        for stored in (item.entry, item.previous):
+            if stored is not None:
+                stored.title = exp.title  # a record is presented under this build's title
         item.problem = cache.problems.get((exp.id, key), "")
         planned[exp.id] = item
     return list(planned.values())
@@ -247,13 +251,16 @@ def _path_params(params: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _file_fingerprints(exp_id: str, params: dict[str, Any], config: Config) -> dict[str, str]:
-    """sha256 of every image file a parameter names (relative paths from the project folder)."""
+    """sha256 of every image file a parameter names (relative paths from the project folder),
+    each checked first as the project's own picture: inside the project, a raster image."""
+    from reportgen.pictures import check_picture
+
     prints = {}
     for name, values in _path_params(params).items():
         for value in values:
-            path = config.resolve(Path(value).expanduser())
-            if not path.suffix:
+            if not Path(value).suffix:
                 continue  # a bundled sample's name, not a file
+            path = config.resolve(Path(value).expanduser())
             why = path_problem(path, "file")  # stat only: a named pipe must not hang the read below
             if why is not None:
                 raise ReportgenError(
@@ -261,6 +268,12 @@ def _file_fingerprints(exp_id: str, params: dict[str, Any], config: Config) -> d
                     f"give a path to an image file (relative paths start at {config.root.resolve()})",
                     2,
                 )
+            key = f"[experiments.{exp_id}] {name}"
+            # Pictures from a parameter are published in the figures: the logo's rules apply.
+            path = check_picture(Path(value).expanduser(), config.root, key, config.source)
+            if path.suffix.lower() == ".svg":
+                raise ReportgenError(f"{config.source.name}: {key}: '{value}' is a vector drawing the network cannot read",
+                                     "use a PNG or JPEG photo", 2)  # fmt: skip
             try:
                 prints[value] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
             except OSError:
@@ -338,9 +351,17 @@ class Context:
         np.save(self.files / filename, np.asarray(array, dtype=np.float32), allow_pickle=False)
         return filename
 
-    def needed(self, exp_id: str) -> Section:
-        """The result of an experiment listed in `needs`."""
-        return self.needs[exp_id].section
+    def needed(self, exp_id: str) -> Section | Record:
+        """The result of an experiment listed in `needs`: its Record when it is a converted
+        experiment (read its fields, never its presentation), else its Section."""
+        return self.needs[exp_id].result
+
+    def record(self, exp_id: str) -> Record:
+        """The Record of a converted experiment listed in `needs`."""
+        result = self.needs[exp_id].result
+        if not isinstance(result, Record):
+            raise TypeError(f"'{exp_id}' stores a Section, not a record: read it with ctx.needed()")
+        return result
 
 
 def run_planned(
@@ -353,6 +374,7 @@ def run_planned(
     progress: Any = None,
     on_event: Callable[[str, Planned, float], None] | None = None,
     board: Any = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> dict[str, Entry]:
     """Loads cached entries and runs the rest, storing each result atomically as soon as it is done.
 
@@ -366,6 +388,12 @@ def run_planned(
         prepare(config.threads)
         torch_ready = True
         preflight(to_run, dataset)
+        notes = environment_notes(planned)
+        if notes and on_note:
+            on_note(
+                f"this machine differs from the one that computed the stored results ({'; '.join(notes)}): "
+                "experiments run now may give other numbers than the stored ones"
+            )
     if to_run and config.executor.kind != "inline":  # worker processes or Slurm jobs
         from reportgen.executors import run_as_jobs
 
@@ -388,6 +416,30 @@ def run_planned(
         if on_event:
             on_event("done", item, entries[item.exp.id].provenance["wall_s"])
     return entries
+
+
+def environment_notes(planned: list[Planned]) -> list[str]:
+    """How this process differs from the ones that computed the stored results of `planned`
+    (thread count, CPU instruction set, library versions): each of them can change a number
+    without changing the configuration, so a build that runs experiments here says so."""
+    from reportgen.nn.runtime import environment
+
+    current = environment()
+    notes: list[str] = []
+    for item in planned:
+        stored = item.entry or item.previous
+        if stored is None:
+            continue
+        prov = stored.provenance
+        pairs = [("threads", prov.get("threads"), current["threads"]),
+                 ("CPU instruction set", prov.get("cpu_capability"), current["cpu_capability"])]  # fmt: skip
+        old_versions = prov.get("versions") if isinstance(prov.get("versions"), dict) else {}
+        pairs += [(name, old_versions.get(name), version) for name, version in current["versions"].items()]
+        for name, old, new in pairs:
+            note = f"{name} {old} -> {new}"
+            if old is not None and old != new and note not in notes:
+                notes.append(note)
+    return notes
 
 
 def run_one(
@@ -440,9 +492,11 @@ def compute(
     from reportgen.nn import runtime
 
     torch.manual_seed(config.seed)
-    runtime.USED.clear()
     started = time.perf_counter()
     section = call_experiment(exp, ctx, config.root)  # a project experiment's failure names its file and line
+    if isinstance(section, Record):
+        # The arrays it saved: checked on every load, compared by `reportgen verify`.
+        section.files = sorted(p.relative_to(ctx.files).as_posix() for p in ctx.files.rglob("*") if p.is_file())
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     prov = provenance.record(
         config.seed,
@@ -454,7 +508,8 @@ def compute(
         dataset_skipped=_skipped_notice(ctx.skipped),
         profile=config.profile.value,
         threads=torch.get_num_threads(),
-        layouts=dict(runtime.USED),
+        cpu_capability=runtime.cpu_capability(),
+        memory_format=runtime.memory_format_for(device),
     )
     return section, prov
 
@@ -462,7 +517,9 @@ def compute(
 def store_result(item: Planned, cache: Cache, scratch: Path, section: Section, prov: dict[str, Any]) -> Entry:
     """Completes `scratch` and renames it into the cache (only the build holding the lock calls this)."""
     try:
-        return cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
+        entry = cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
+        entry.title = item.exp.title
+        return entry
     except InvalidResult as exc:  # the same rules as loading: what is stored always loads
         raise ReportgenError(
             f"experiment '{item.exp.id}' ({item.exp.source_file.name}) returned a result that cannot be stored: {exc}",

@@ -132,7 +132,8 @@ report or in a PDF. In `<experiment id>.md` the first slide's notes go with the 
 **Live numbers.** `{{ arch-baseline.test accuracy }}` writes the stored value, formatted as in
 the tables (e.g. 88.48 %); `{{ arch-wider.test accuracy - arch-baseline.test accuracy }}`
 writes the difference (e.g. +0.71 points). The part before the dot is an experiment id, the
-part after it a metric's title as the slides show it. A misspelt name stops the build and
+part after it a metric's name in the experiment's record (Task 4: `{{ t4-comparison.best test
+accuracy }}`) or its title as the slides show it. A misspelt name stops the build and
 names the closest ones; a result that is out of date is marked "(stale)" and one that was not
 computed yet "[missing result]", with a warning. In `code` nothing is replaced.
 
@@ -231,7 +232,11 @@ from reportgen.results import Curves, Metric, Section
         "test_size": per_profile(quick=1000, standard=10000, full=10000),
         "epochs": per_profile(quick=1, standard=3, full=12),
         "batch_size": 128,
-        "lr": 1e-3,
+        # Task 1's recipe, so that the comparison compares architectures, not training.
+        "optimizer": "adam",
+        "lr": 3e-3,
+        "schedule": "onecycle",
+        "label_smoothing": 0.1,
         "width": 32,
         "image_size": from_data("image_size"),  # the data's size, or the top-level image_size
     },

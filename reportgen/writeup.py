@@ -79,6 +79,7 @@ from reportgen.errors import ReportgenError
 from reportgen.paths import problem as path_problem
 from reportgen.registry import TASKS
 from reportgen.results import Metric, Section
+from reportgen.values import difference, show
 
 __all__ = [
     "IMAGE_TYPES",
@@ -143,6 +144,10 @@ class Place:
             slides without a heading of their own.
         html: the whole file for the report, slide rules left out.
         slides: the file split at its rules, for the deck.
+        tokens: the whole file as markdown-it tokens (notes left out, live numbers resolved into
+            each `live_ref` token's meta["text"], pictures pointing at their copies), for the
+            formats that are not HTML (LaTeX, Markdown, PowerPoint).
+        slide_tokens: per slide, the title's inline tokens, the body's and the notes' tokens.
     """
 
     file: Path
@@ -152,6 +157,8 @@ class Place:
     title: str
     html: Markup
     slides: list[TextSlide]
+    tokens: list[Token] = field(default_factory=list)
+    slide_tokens: list[tuple[list[Token], list[Token], list[Token]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -394,9 +401,10 @@ def _render(env: _Env, kind: PlaceKind, key: int | str | None) -> Place:
             token.meta["level"] = int(token.tag[1])  # as written; each rendering shifts it
     chunks = [_take_notes(chunk) for chunk in _split_slides(tokens)]
     report = "".join(_html(md, chunk, REPORT_SHIFT[kind]) for chunk, _ in chunks)
-    slides = []
+    slides, slide_tokens = [], []
     for chunk, notes in chunks:
         heading, body = _take_title(chunk)
+        slide_tokens.append((list(heading.children or []) if heading else [], body, notes))
         title = md.renderer.renderInline(heading.children or [], md.options, {}) if heading else ""
         html, notes_html = _html(md, body, SLIDE_SHIFT), _html(md, notes, SLIDE_SHIFT)
         slides.append(TextSlide(Markup(title), Markup(html), Markup(notes_html)))
@@ -408,6 +416,8 @@ def _render(env: _Env, kind: PlaceKind, key: int | str | None) -> Place:
         title=_place_title(kind, key, env),
         html=Markup(report),
         slides=slides,
+        tokens=[token for chunk, _ in chunks for token in chunk],
+        slide_tokens=slide_tokens,
     )
 
 
@@ -502,11 +512,13 @@ def _live_html(token: Token, line: int, env: _Env) -> str:
             f"{shown} shows {MISSING_TEXT}: {missing.why} (run {_command(missing.exp_id, env)})"
         )
         env.warnings.append(WriteupWarning(env.shown, line, message))
+        token.meta["text"] = MISSING_TEXT
         return f'<span class="ref ref-missing">{escape(MISSING_TEXT)}</span>'
     metrics = [ref.metric for ref in refs if ref.metric is not None]
     text = (
         metrics[0].text if len(metrics) == 1 else _difference(metrics[0], metrics[1], shown, where)
     )
+    token.meta["text"] = text
     value = str(escape(text)).replace(" ", "&nbsp;")  # a number never wraps away from its unit
     stale = next((ref for ref in refs if ref.stale), None)
     if stale is not None:
@@ -515,6 +527,7 @@ def _live_html(token: Token, line: int, env: _Env) -> str:
             f"{STALE_FLAG} (run {_command(stale.exp_id, env)})"
         )
         env.warnings.append(WriteupWarning(env.shown, line, message))
+        token.meta["text"] = f"{text} {STALE_FLAG}"
         return (
             f'<span class="ref ref-stale">{value} <span class="ref-flag">{STALE_FLAG}</span></span>'
         )
@@ -577,10 +590,13 @@ def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
         return _Ref(exp_id, None, stale, f"'{exp_id}' has no stored result yet")
     metrics = [item for item in section.items if isinstance(item, Metric)]
     wanted = " ".join(name.split()).casefold()
+    for metric in metrics:  # a record's field name first: it stays when a title is reworded
+        if metric.name and " ".join(metric.name.split()).casefold() == wanted:
+            return _Ref(exp_id, metric, stale)
     for metric in metrics:
         if " ".join(metric.title.split()).casefold() == wanted:
             return _Ref(exp_id, metric, stale)
-    titles = [m.title for m in metrics]
+    titles = list(dict.fromkeys(m.name or m.title for m in metrics))
     closest = _closest(name, titles, len(titles)) if titles else []
     hint = (
         f"closest: {', '.join(closest)}"
@@ -597,6 +613,12 @@ def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
 
 def _difference(left: Metric, right: Metric, shown: str, where: str) -> str:
     """'+0.71 points': signed, in the left metric's precision; percentages differ in points."""
+    if left.as_value is not None and right.as_value is not None:
+        try:
+            return show(difference(left.as_value, right.as_value))
+        except ValueError as exc:
+            raise ReportgenError(f"{where}: {shown} subtracts numbers in different units ({exc})",
+                                 "subtract two metrics of the same kind", 2) from None
     if left.unit != right.unit:
         units = f"'{left.unit or 'no unit'}' and '{right.unit or 'no unit'}'"
         raise ReportgenError(

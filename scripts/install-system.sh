@@ -9,6 +9,8 @@ groups=(
   "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils"  # PDFs; pdftoppm, pdffonts
   "fonts-noto-cjk fonts-noto-color-emoji"                      # Chinese/Japanese/Korean and emoji glyphs in PDFs
   "chromium"                                                   # the browser the deck's tests drive headless
+  "libreoffice-impress"                                        # converts deck.pptx to PDF in its test
+  "latexmk texlive-latex-recommended texlive-latex-extra lmodern"  # compiles output/latex (booktabs; lmodern: outline fonts)
   "slurm-wlm munge"                                            # a one-node Slurm cluster for the executor tests
 )
 missing=()

@@ -100,7 +100,7 @@ def test_changed_parameter_reruns_that_variant_alone(tmp_path, monkeypatch, buil
     ran = set(re.findall(r"▶ (\S+) running", result.output))
     # The comparison reads every variant, so it is re-assembled (no training) too.
     assert ran == {"arch-one-conv", "arch-comparison"}
-    assert "lr: 0.001 -> 0.002" in result.output
+    assert "lr: 0.003 -> 0.002" in result.output  # from the default recipe's peak lr
 
 
 def test_serve_injects_reload_and_reports_changes(built):

@@ -168,7 +168,7 @@ def test_show_prints_every_parameter_with_value_type_and_origin(tmp_path: Path) 
     assert "input_size = 28 # int; linked to arch-baseline.image_size" in lines
     assert "channels = 1 # int; data" in lines and "classes = 10 # int; data" in lines
     assert "epochs = 2 # int; config [experiments.arch-baseline]" in lines
-    assert "lr = 0.001 # float; default" in lines and "train_size = 2000 # int; profile quick" in lines
+    assert "lr = 0.003 # float; default" in lines and "train_size = 2000 # int; profile quick" in lines
     assert "image_size = 28 # int; data (16 raised to 28)" in lines
     everything = in_dir(project, "show")
     assert everything.exit_code == 0 and "t2-optimizers" in everything.output and "t4-" in everything.output
@@ -253,7 +253,7 @@ def _runs(values: dict[str, float]):
     from experiments._ablation import Variant, VariantRuns
 
     def run(v: float):
-        return SimpleNamespace(val=SimpleNamespace(acc=v))
+        return SimpleNamespace(val=SimpleNamespace(acc=v), diverged=False)
 
     return [VariantRuns(Variant(label), {}, [run(v)]) for label, v in values.items()]
 

@@ -4,7 +4,6 @@ cache alone draws the same figures without torch."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,26 +12,15 @@ import pytest
 from pypdf import PdfReader
 
 from reportgen.registry import load_experiments
-from tests.conftest import invoke
 
 LATER = [e for e in load_experiments().values() if e.task in (3, 4, 5)]
 
 
 @pytest.fixture(scope="module")
-def everything(built, tmp_path_factory) -> Path:
-    """The Task 1-2 project of the `built` fixture, then `build --task all` on top of it."""
-    import os
-
-    root = tmp_path_factory.mktemp("all") / "project"
-    shutil.copytree(built["root"], root)
-    old = Path.cwd()
-    os.chdir(root)
-    try:
-        result = invoke("build", "--task", "all")
-    finally:
-        os.chdir(old)
-    assert result.exit_code == 0, result.output
-    return root
+def everything(all_tasks: Path) -> Path:
+    """The Task 1-2 project of the `built` fixture, then `build --task all` on top of it (the
+    session's shared all-task build, tests/conftest.py)."""
+    return all_tasks
 
 
 def text(path: Path) -> str:

@@ -322,7 +322,7 @@ def test_item11_a_builtin_experiment_failing_stays_an_internal_error():
 
     with pytest.raises(KeyError):
         call_experiment(dataclasses.replace(builtin, fn=broken), None, Path("."))
-    with pytest.raises(TypeError, match="not Section"):
+    with pytest.raises(TypeError, match="not a Section or a Record"):
         call_experiment(dataclasses.replace(builtin, fn=lambda ctx: 42), None, Path("."))
 
 

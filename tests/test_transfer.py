@@ -38,7 +38,7 @@ from reportgen.nn.frozen import (
     take_rows,
 )
 from reportgen.nn.train import TrainSettings, fit
-from tests.conftest import CONFIG, invoke
+from tests.conftest import TASK4_SMALL
 
 
 def _digits(seed: int = 0, shots: int = 5, max_shots: int = 20):
@@ -270,75 +270,38 @@ def test_an_unsplit_folder_holds_out_test_and_validation_per_class(tmp_path):
 
 # --- Task 4 end to end ---------------------------------------------------------------------
 
-SMALL = """
-[experiments.t4-scratch]
-shots = 10
-shots_curve = [3, 10]
-shots_draws = 2
-val_per_class = 20
-test_per_class = 20
-epochs = 3
-min_steps = 6
+SMALL = TASK4_SMALL  # small Task 4 settings, shared with the session's all-task build
 
-[experiments.t4-own-model]
-shots = 10
-val_per_class = 20
-test_per_class = 20
-source_train_size = 300
-source_epochs = 1
-epochs = 3
-head_epochs = 5
-min_steps = 6
-
-[experiments.t4-backbone]
-shots = 10
-shots_curve = [3, 10]
-shots_draws = 2
-val_per_class = 20
-test_per_class = 20
-backbone_size = 32
-epochs = 5
-min_steps = 6
-finetune_blocks = 2
-finetune_epochs = 2
-finetune_min_steps = 4
-aug_variants = 1
-
-[experiments.t4-comparison]
-shots = 10
-val_per_class = 20
-test_per_class = 20
-"""
 
 
 @pytest.fixture(scope="module")
-def task4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`reportgen run --task 4` on digits with small settings (a 32-pixel backbone input)."""
-    import os
-
-    root = tmp_path_factory.mktemp("task4")
-    (root / "reportgen.toml").write_text(CONFIG + SMALL)
-    old = Path.cwd()
-    os.chdir(root)
-    try:
-        result = invoke("run", "--task", "4")
-    finally:
-        os.chdir(old)
-    assert result.exit_code == 0, result.output
-    return root
+def task4(all_tasks: Path) -> Path:
+    """Task 4 run through the CLI on digits with small settings (a 32-pixel backbone input): the
+    session's all-task build (tests/conftest.py), which runs Task 4 with exactly these settings."""
+    return all_tasks
 
 
 def _result(root: Path, exp_id: str) -> tuple[Any, Path]:
-    from reportgen.results import from_dict
+    """The stored entry of `exp_id` as readers see it (its record presented) and its files folder."""
+    from reportgen.cache import Entry, load_result
+    from reportgen.registry import load_experiments
 
-    [entry] = [p for p in (root / ".reportgen" / "cache" / exp_id).iterdir() if (p / "result.json").exists()]
-    return from_dict(json.loads((entry / "result.json").read_text())), entry / "files"
+    load_experiments()  # registers the presenters
+    [path] = [p for p in (root / ".reportgen" / "cache" / exp_id).iterdir() if (p / "result.json").exists()]
+    inputs = json.loads((path / "inputs.json").read_text())
+    entry = Entry(path, path.name, load_result(json.loads((path / "result.json").read_text())), inputs, {})
+    return entry, entry.files
+
+
+def _record(root: Path, exp_id: str) -> dict:
+    entry, _ = _result(root, exp_id)
+    assert entry.record is not None, f"{exp_id} stores a Section, not a record"
+    return entry.record.data
 
 
 def test_task4_compares_every_method_in_one_table(task4):
-    from experiments.task4_transfer import read_methods
-
-    section, _ = _result(task4, "t4-comparison")
+    entry, _ = _result(task4, "t4-comparison")
+    section = entry.section
     items = {item.title: item for item in section.items}
     table = items["Transfer learning: methods compared"]
     assert table.key and table.highlight == [0]
@@ -350,17 +313,17 @@ def test_task4_compares_every_method_in_one_table(task4):
         "EfficientNet-Lite0, last 2 blocks fine-tuned",
     ]
     assert table.rows[3][1] == "6,405 / 3,377,413"  # a 1280 x 5 classifier on the frozen backbone
-    own = read_methods(_result(task4, "t4-own-model")[0])
-    assert table.rows[1] == own["own model, frozen body + new head"]["row"]  # rows come from the methods' results
+    own = _record(task4, "t4-own-model")["methods"]
+    compared = _record(task4, "t4-comparison")["methods"]
+    assert compared["own-frozen"] == own["own-frozen"]  # the comparison's numbers are the methods' own
+    assert [cell.number for cell in table.rows[1][3:6]] == [own["own-frozen"][f"{s}_accuracy"] for s in ("train", "val", "test")]
     from experiments.task1_architecture import BASELINE
     from reportgen.nn.spec import build_model
 
     baseline = sum(p.numel() for p in build_model(BASELINE, (1, 16, 16), 5).parameters())
     assert table.rows[1][1] == f"645 / {baseline:,}"  # only the new 128 x 5 + 5 layer trains
-    backbone = read_methods(_result(task4, "t4-backbone")[0])
-    tuned = backbone["EfficientNet-Lite0, last 2 blocks fine-tuned"]
-    trainable, total = (int(v.replace(",", "")) for v in tuned["row"][1].split(" / "))
-    assert 6_405 < trainable < total == 3_377_413
+    tuned = _record(task4, "t4-backbone")["methods"]["backbone-tuned"]
+    assert 6_405 < tuned["trainable"] < tuned["total"] == 3_377_413
 
     curves = items["Accuracy per epoch, every method"]
     assert len(curves.series) == 10 and set(curves.roles.values()) == {"train", "validation"}
@@ -369,36 +332,40 @@ def test_task4_compares_every_method_in_one_table(task4):
 
 
 def test_task4_margin_at_the_fewest_images_comes_from_paired_draws(task4):
-    section, _ = _result(task4, "t4-comparison")
+    from reportgen.values import POINTS, Value, show
+
+    section = _result(task4, "t4-comparison")[0].section
     items = {item.title: item for item in section.items}
-    _, scratch_files = _result(task4, "t4-scratch")
-    _, backbone_files = _result(task4, "t4-backbone")
-    scratch = np.load(scratch_files / "shots-baseline-cnn-from-scratch.npy")
-    frozen = np.load(backbone_files / "shots-efficientnet-lite0-features-linear-classifier.npy")
-    assert scratch[:, 0].tolist() == frozen[:, 0].tolist() == [3.0, 10.0]
-    assert np.isfinite(scratch[0, 1:]).sum() == 2 and np.isfinite(scratch[1, 1:]).sum() == 1  # 2 draws below the pool
+    scratch = _record(task4, "t4-scratch")["methods"]["scratch"]["shots"]
+    frozen = _record(task4, "t4-backbone")["methods"]["backbone-frozen"]["shots"]
+    assert [row["k"] for row in scratch] == [row["k"] for row in frozen] == [3, 10]
+    assert len(scratch[0]["test_accuracy"]) == 2 and len(scratch[1]["test_accuracy"]) == 1  # 2 draws below the pool
+    ours, theirs = np.array(frozen[0]["test_accuracy"]), np.array(scratch[0]["test_accuracy"])
     margin = items["ImageNet features over from-scratch at 3 images per class"]
-    assert margin.key and margin.value == pytest.approx(frozen[0, 1:].mean() - scratch[0, 1:].mean())
-    wins = int((frozen[0, 1:] > scratch[0, 1:]).sum())
-    assert f"{margin.value:+.2f} points (mean of 2 draws of 3 images per class" in section.summary
+    assert margin.key and margin.value == pytest.approx(ours.mean() - theirs.mean())
+    assert margin.name == "margin at the fewest images per class"
+    wins = int((ours > theirs).sum())
+    assert f"{show(Value(margin.value, POINTS))} (mean of 2 draws of 3 images per class" in section.summary
     assert f"ahead in {wins} of them" in section.summary
     shots = items["Test accuracy against training images per class"]
     assert shots.key and shots.x == [3.0, 10.0] and len(shots.series) == 2
-    assert shots.series["baseline CNN from scratch"] == pytest.approx([scratch[0, 1:].mean(), scratch[1, 1]])
+    assert shots.series["baseline CNN from scratch"] == pytest.approx([theirs.mean(), scratch[1]["test_accuracy"][0]])
 
 
 def test_task4_shows_the_best_methods_confusion_and_mistakes(task4):
-    from experiments.task4_transfer import read_methods
+    from experiments.task4_present import method_label
 
-    section, files = _result(task4, "t4-comparison")
+    entry, files = _result(task4, "t4-comparison")
+    section, record = entry.section, entry.record.data
     methods = {}
     for exp_id in ("t4-scratch", "t4-own-model", "t4-backbone"):
-        methods.update(read_methods(_result(task4, exp_id)[0]))
-    best = max(methods, key=lambda m: (methods[m]["validation accuracy"], methods[m]["test accuracy"]))
+        methods.update(_record(task4, exp_id)["methods"])
+    best = max(methods, key=lambda m: (methods[m]["val_accuracy"], methods[m]["test_accuracy"]))
+    assert record["best"] == best
     heat = next(item for item in section.items if item.kind == "heatmap")
-    assert heat.title == f"Confusion matrix: {best}" and heat.row_labels == ["5", "6", "7", "8", "9"]
+    assert heat.title == f"Confusion matrix: {method_label(best, blocks=2)}" and heat.row_labels == ["5", "6", "7", "8", "9"]
     values = np.array(heat.values)
-    assert values.sum() == 100 and np.trace(values) == pytest.approx(methods[best]["test accuracy"], abs=0.01)
+    assert values.sum() == 100 and np.trace(values) == pytest.approx(methods[best]["test_accuracy"], abs=0.01)
     grid = next((item for item in section.items if item.kind == "image_grid"), None)
     mistakes = 100 - int(np.trace(values))
     assert (grid is None) == (mistakes == 0)
@@ -409,12 +376,102 @@ def test_task4_shows_the_best_methods_confusion_and_mistakes(task4):
 
 
 def test_task4_keeps_frozen_features_and_stores_each_variant_once(task4):
-    section, files = _result(task4, "t4-backbone")
+    entry, files = _result(task4, "t4-backbone")
     features = load_features(files / "features.pt")
     # 10 images per class for the curve's pool, 20 validation and 20 test images per class
     assert (
         features.data.train.x.shape == (50, 1280) and len(features.data.val) == 100 and len(features.data.test) == 100
     )
     assert features.variants == 0  # method 3 trains on features of the images themselves
-    assert "the last 2 blocks" in section.summary and "1 augmented variant of each training image" in section.summary
-    assert "each epoch seeing every version (2 in all)" in section.summary
+    summary = entry.section.summary
+    assert "the last 2 blocks" in summary and "1 augmented variant of each training image" in summary
+    assert "each epoch seeing every version (2 in all)" in summary
+
+
+def test_task4_stores_numbers_only_and_every_live_metric_is_a_record_field(task4):
+    """Converted experiments store records: no formatted number, no title, no caption; every
+    metric readers see names a field of the record's metrics and shows its number."""
+    for exp_id in ("t4-scratch", "t4-own-model", "t4-backbone", "t4-comparison"):
+        entry, _ = _result(task4, exp_id)
+        stored = (entry.path / "result.json").read_text()
+        assert '"kind": "record"' in stored and "caption" not in stored and "title" not in stored
+        metrics = [item for item in entry.section.items if item.kind == "metric"]
+        assert metrics and all(m.style is not None for m in metrics)
+        for metric in metrics:
+            assert entry.record.metrics[metric.name] == pytest.approx(metric.value), (exp_id, metric.title)
+
+
+def _cli(cwd: Path, *args: str, pythonpath: Path | None = None) -> Any:
+    """The CLI in a fresh process (so that `experiments` may come from a copied package)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run([sys.executable, "-c", "from reportgen.cli import app; app()", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def _copy_project(task4: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(task4, project, ignore=shutil.ignore_patterns("output"))
+    return project
+
+
+def test_editing_a_caption_a_sentence_and_a_format_re_renders_and_re_trains_nothing(task4, tmp_path):
+    """Issue 15: the presenter is not part of the cache key. A copy of the built-in experiments
+    with Task 4's caption, sentence and number format edited leaves every result cached, and
+    `render` shows the new text."""
+    import shutil
+
+    import experiments
+
+    project = _copy_project(task4, tmp_path)
+    package = tmp_path / "pkg"
+    shutil.copytree(Path(experiments.__file__).parent, package / "experiments", ignore=shutil.ignore_patterns("__pycache__"))
+    present = package / "experiments" / "task4_present.py"
+    text = present.read_text()
+    edits = {
+        '"Dashed: training accuracy (running mean over an epoch); solid: validation. One colour per method."':
+            '"Dashed lines train, solid lines validate (an edited caption)."',
+        'f"The best on validation was {best} (': 'f"On validation the winner was {best} (',
+        'ACCURACY = PERCENT.but(unit="")': 'ACCURACY = PERCENT.but(unit="", decimals=3)',
+    }  # fmt: skip
+    for old, new in edits.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    present.write_text(text)
+
+    listed = _cli(project, "list", pythonpath=package)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if " t4-" in line]
+    assert len(rows) == 4 and all("cached" in row for row in rows), listed.stdout
+    rendered = _cli(project, "render", "--task", "4", "--format", "html", pythonpath=package)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    html = (project / "output" / "report.html").read_text()
+    test = _record(task4, "t4-scratch")["methods"]["scratch"]["test_accuracy"]
+    assert "an edited caption" in html and "On validation the winner was" in html
+    assert f"<td>{test:.3f}</td>" in html  # the new number format, from the stored number
+
+
+def test_verify_names_a_changed_confusion_matrix_cell_and_image_value(task4, tmp_path):
+    """Issue 15: verify compares every stored number, matrices and image arrays included."""
+    project = _copy_project(task4, tmp_path)
+    [entry] = [p for p in (project / ".reportgen" / "cache" / "t4-comparison").iterdir() if (p / "result.json").exists()]
+    stored = json.loads((entry / "result.json").read_text())
+    stored["data"]["confusion"][1][2] += 1
+    (entry / "result.json").write_text(json.dumps(stored))
+    image = stored["data"]["mistakes"]["images"][0]  # the small Task 4 models always make mistakes
+    pixels = np.load(entry / "files" / image)
+    pixels[3, 4] += 0.5
+    np.save(entry / "files" / image, pixels)
+
+    result = _cli(project, "verify", "--experiment", "t4-comparison")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "record confusion[1][2]" in output
+    assert f"array files/{image} [3, 4]: stored {pixels[3, 4]:g}" in output and "(1 of 256 values differ)" in output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from torch import nn
 from reportgen.data.augment import Augment
 from reportgen.data.splits import Split, Splits
 from reportgen.errors import ReportgenError
-from reportgen.nn.runtime import choose_memory_format
+from reportgen.nn.runtime import memory_format_for
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle", "plateau")
 
@@ -34,7 +35,7 @@ class TrainSettings:
     label_smoothing: float = 0.0
     patience: int = 0  # early stopping on validation accuracy; 0 switches it off
     clip_grad: float = 0.0
-    memory_format: str = "auto"  # auto (measure once per architecture) | channels_last | contiguous
+    memory_format: str = "auto"  # auto (the device's fixed rule: runtime.memory_format_for) | channels_last | contiguous
     eval_batch_size: int = 128  # measured fastest on 2 cores: larger batches spill the caches
     train_eval_size: int = 10000  # final train-split scores on at most this many images (0: all)
 
@@ -74,6 +75,15 @@ class FitResult:
     stopped_early: bool
     memory_format: str = "contiguous"
     state_dict: dict[str, torch.Tensor] = field(repr=False, default_factory=dict)
+    initial_loss: float = math.nan  # training loss of the first batch, before any update
+
+    @property
+    def diverged(self) -> bool:
+        """The training loss became NaN/infinite or ended above where it started: not a result to rank."""
+        losses = [e.train_loss for e in self.history]
+        if not losses or not all(math.isfinite(v) for v in losses):
+            return bool(losses)
+        return math.isfinite(self.initial_loss) and losses[-1] > self.initial_loss
 
     @property
     def epoch_seconds(self) -> float:
@@ -92,6 +102,8 @@ class FitResult:
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
             "memory_format": self.memory_format,
+            "initial_loss": self.initial_loss,
+            "diverged": self.diverged,
         }
 
 
@@ -157,7 +169,11 @@ def _scheduler(opt: torch.optim.Optimizer, s: TrainSettings, steps_per_epoch: in
     if s.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=max(s.epochs // 3, 1), gamma=0.1)
     if s.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, epochs=s.epochs, steps_per_epoch=steps_per_epoch)
+        # One-cycle also cycles momentum (Adam's beta1) where the optimiser has one; Adadelta and
+        # SGD without momentum have none, and must not be given one.
+        cycle = "betas" in opt.defaults or opt.defaults.get("momentum", 0) > 0
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, epochs=s.epochs, steps_per_epoch=steps_per_epoch,
+                                                   cycle_momentum=cycle)  # fmt: skip
     if s.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.3, patience=1)
     raise ReportgenError(f"unknown schedule '{s.schedule}'", f"use one of {', '.join(SCHEDULES)}", 2)
@@ -244,9 +260,8 @@ def fit(
     train_x, train_y = data.train.x.to(device), data.train.y.to(device)
     n, bs = len(train_y), settings.batch_size
     layout = settings.memory_format
-    if layout == "auto":
-        example_y = train_y[:bs]
-        layout = choose_memory_format(model, train_x[:bs], lambda logits: F.cross_entropy(logits, example_y))
+    if layout == "auto" or train_x.dim() != 4:
+        layout = memory_format_for(device) if train_x.dim() == 4 else "contiguous"
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     model.to(memory_format=fmt)
     steps = (n + bs - 1) // bs
@@ -257,6 +272,7 @@ def fit(
     # alone, not on what ran earlier in the process.
     torch.manual_seed(seed)
     history: list[EpochStats] = []
+    initial_loss = math.nan
     best_acc, best_epoch, best_state, stale = -1.0, 0, None, 0
     progress.start(label, settings.epochs * steps)
     model.train()
@@ -289,7 +305,10 @@ def fit(
                 opt.step()
                 if settings.schedule == "onecycle":
                     sched.step()
-                loss_sum += loss.item() * len(idx)
+                value = loss.item()
+                if epoch == 1 and seen == 0:
+                    initial_loss = value
+                loss_sum += value * len(idx)
                 correct += (logits.argmax(1) == y).sum().item()
                 seen += len(idx)
                 progress.advance()
@@ -298,6 +317,8 @@ def fit(
             history.append(EpochStats(epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val.loss, val.acc, lr, seconds))
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model, history[-1])
+            if not math.isfinite(loss_sum):
+                break  # diverged: further epochs cannot recover NaN weights, and would cost minutes
             if settings.schedule == "plateau":
                 sched.step(val.acc)
             elif sched is not None and settings.schedule != "onecycle":
@@ -320,13 +341,18 @@ def fit(
     bs_eval = settings.eval_batch_size
     cap = settings.train_eval_size or len(data.train)
     train_part = data.train if cap >= len(data.train) else Split(data.train.x[:cap], data.train.y[:cap])
+    # The last epoch's validation pass already scored these weights, unless the best epoch's were restored.
+    last = history[-1] if history else None
+    same_weights = last is not None and best_state is None
+    val = Score(last.val_loss, last.val_acc) if same_weights else evaluate(model, data.val, bs_eval)
     return FitResult(
         history=history,
         train=evaluate(model, train_part, bs_eval),
-        val=evaluate(model, data.val, bs_eval),
+        val=val,
         test=evaluate(model, data.test, bs_eval),
         best_epoch=best_epoch,
         stopped_early=stopped_early,
         memory_format=layout,
         state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        initial_loss=initial_loss,
     )

@@ -24,6 +24,9 @@ from reportgen.render.pdf import html_to_pdf
 from reportgen.render.publish import Publication
 
 DELIVERABLES = {"deck": "deck.html.j2", "report": "report.html.j2"}
+# Every --format; the last three are written from the same parts the HTML shows, for the deck
+# (pptx) or the report (latex, md), see _other_formats.
+FORMATS = ("html", "pdf", "pptx", "latex", "md")
 # Written into every output folder reportgen renders; `clean` deletes only folders that have it.
 MARKER = ".reportgen-output"
 
@@ -137,6 +140,47 @@ def arrange(parts: list, show: list) -> list:
     return list(arranged.values())
 
 
+# Quick accuracies swing by points under tiny numeric changes (one or two epochs on a few
+# thousand images): the title slide and the cover say so.
+QUICK_NOTICE = ("Quick profile: numbers from a short run on a small sample, for trying things out, not for "
+                "reporting; build with the standard profile for the deliverables.")
+
+
+def _other_formats(context: dict[str, Any], entries: dict[str, Entry], publication: Publication, only: list[str],
+                   formats: list[str], on_step=None) -> list[Written]:
+    """deck.pptx (with the deck), the LaTeX project and README.md (with the report), as asked:
+    written into the scratch folder and published with the HTML and PDF."""
+    results: list[Written] = []
+    out = publication.staging
+    if "pptx" in formats and "deck" in only:
+        from reportgen.render.powerpoint import write_pptx
+
+        if on_step:
+            on_step("deck.pptx")
+        path, slides = write_pptx(context, entries, out)
+        results.append(Written(path, slides))
+    if "md" in formats and "report" in only:
+        from reportgen.render.readme import write_readme
+
+        if on_step:
+            on_step("README.md")
+        results.append(Written(write_readme(context, entries, out)))
+    if "latex" in formats and "report" in only:
+        from reportgen.render.latex import write_latex
+
+        if on_step:
+            on_step("latex/main.tex")
+        results += [Written(path) for path in write_latex(context, entries, out)]
+    for written in results:  # named where they will be once published
+        written.path = publication.out / written.path.relative_to(out)
+    return results
+
+
+def pruned(formats: list[str]) -> tuple[str, ...]:
+    """The folders whose earlier files a render of every deliverable in `formats` replaces."""
+    return ("assets/",) + (("readme-assets/",) if "md" in formats else ()) + (("latex/figures/",) if "latex" in formats else ())
+
+
 def render_all(
     config: Config,
     experiments: list[Experiment],
@@ -161,7 +205,7 @@ def render_all(
     with Publication(out) as publication:
         results = _render_into(publication, config, experiments, entries, only, formats, stale, writeup, verification, on_step)
         # Both deliverables now point at this render's assets only: older figures can go.
-        publication.commit(prune=set(only) == set(DELIVERABLES))
+        publication.commit(prune=set(only) == set(DELIVERABLES), prefixes=pruned(formats))
     return results
 
 
@@ -179,6 +223,8 @@ def _render_into(publication: Publication, config: Config, experiments, entries,
     provs = [entry.provenance for entry in entries.values()]
     datasets = sorted({p.get("dataset", "") for p in provs if p.get("dataset")})
     notices = sorted({p.get(k, "") for p in provs for k in ("dataset_notice", "dataset_skipped") if p.get(k)})
+    if any(p.get("profile") == "quick" for p in provs):
+        notices.insert(0, QUICK_NOTICE)
     report_parts = arrange(parts, config.report.show)
     number_items(report_parts)
     context = {
@@ -212,4 +258,4 @@ def _render_into(publication: Publication, config: Config, experiments, entries,
             if on_step:
                 on_step(f"{name}.pdf")
             results.append(_pdf(html_path, html, embedded, publication, config.root))
-    return results
+    return results + _other_formats(context, entries, publication, only, formats, on_step)

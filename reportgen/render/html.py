@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -14,8 +13,9 @@ import jinja2
 from reportgen import provenance
 from reportgen.cache import Entry
 from reportgen.registry import TASKS, Experiment
-from reportgen.render.plots import draw
+from reportgen.render.figures import FigureStore, job_for
 from reportgen.results import Metric, Result, Table, Text
+from reportgen.values import show
 
 DENSE_ROWS = 9  # a table with more rows than this gets the compact style on a slide
 TALK_METRICS = 4  # key numbers beside a talk slide's figure
@@ -135,27 +135,30 @@ def build_parts(
     out: Path,
     stale: set[str] = frozenset(),
     written: set[Path] | None = None,
+    figures: Path | None = None,
 ) -> list[TaskPart]:
-    """Groups entries by task, draws their figures under out/assets and numbers figures and tables.
+    """Groups entries by task, puts their figures under out/assets and numbers figures and tables.
 
+    Figures come from the figure store (`figures`, default: `.figures` in the entries' cache
+    folder): only those whose data, drawer or theme changed are drawn, in parallel processes.
     Every asset path written is added to `written`, so that older ones can be removed after.
     """
+    shown = [(exp, entries[exp.id]) for exp in experiments if exp.id in entries]
+    jobs = {(exp.id, i): job_for(result, entry.files) for exp, entry in shown for i, result in enumerate(entry.section.items)}
+    store = FigureStore(figures or _figure_root(entries))
+    store.ensure([job for job in jobs.values() if job is not None])
     parts: dict[int, TaskPart] = {}
     counters: dict[tuple[int, str], int] = {}
-    for exp in experiments:
-        entry = entries.get(exp.id)
-        if entry is None:
-            continue
+    for exp, entry in shown:
         part = parts.setdefault(exp.task, TaskPart(exp.task, *TASKS[exp.task], []))
         items = []
-        for result in entry.section.items:
+        for index, result in enumerate(entry.section.items):
             item = Item(result)
-            drawn = draw(result, entry.files)
-            if drawn is not None:
-                digest = hashlib.sha256(drawn.data).hexdigest()[:10]
-                rel = Path("assets") / exp.id / f"{len(items):02d}-{digest}{drawn.suffix}"
+            job = jobs[exp.id, index]
+            if job is not None:
+                rel = Path("assets") / exp.id / f"{len(items):02d}-{job.key[:10]}{job.suffix}"
                 if not (out / rel).exists():
-                    write_atomic(out / rel, drawn.data)
+                    write_atomic(out / rel, store.read(job))
                 if written is not None:
                     written.add(out / rel)
                 item.figure = rel.as_posix()
@@ -164,22 +167,33 @@ def build_parts(
                 counters[exp.task, label] = counters.get((exp.task, label), 0) + 1
                 item.number = f"{label} {exp.task}.{counters[exp.task, label]}"
             items.append(item)
-        prov = entry.provenance
-        part.blocks.append(
-            Block(
-                id=exp.id,
-                title=exp.title or entry.section.title,
-                summary=entry.section.summary,
-                items=items,
-                metrics=[i.result for i in items if isinstance(i.result, Metric)],
-                provenance=prov,
-                footer=provenance.footer(prov),
-                params=entry.inputs.get("params", {}),
-                stale=exp.id in stale,
-                in_talk=exp.in_talk,
-            )
-        )
+        part.blocks.append(_block(exp, entry, items, stale))
     return [parts[n] for n in sorted(parts)]
+
+
+def _figure_root(entries: dict[str, Entry]) -> Path:
+    """`<cache>/.figures` beside the entries (<cache>/<id>/<key>); a temporary folder without any."""
+    for entry in entries.values():
+        return entry.path.parent.parent / ".figures"
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "reportgen-figures"
+
+
+def _block(exp: Experiment, entry: Entry, items: list[Item], stale: set[str]) -> Block:
+    prov = entry.provenance
+    return Block(
+        id=exp.id,
+        title=exp.title or entry.section.title,
+        summary=entry.section.summary,
+        items=items,
+        metrics=[i.result for i in items if isinstance(i.result, Metric)],
+        provenance=prov,
+        footer=provenance.footer(prov),
+        params=entry.inputs.get("params", {}),
+        stale=exp.id in stale,
+        in_talk=exp.in_talk,
+    )
 
 
 def environment(theme: Path | None = None) -> jinja2.Environment:
@@ -194,6 +208,7 @@ def environment(theme: Path | None = None) -> jinja2.Environment:
     )
     env.globals["DENSE_ROWS"] = DENSE_ROWS
     env.filters["fmt"] = lambda value, spec: spec.format(value)
+    env.filters["show"] = show  # every number in a table cell: reportgen.values, the one formatter
     return env
 
 

@@ -7,6 +7,7 @@ Line plots are SVG (vector in the PDFs); pictures made of pixels are PNG.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import math
 import textwrap
@@ -38,6 +39,9 @@ STYLE = {
 }
 SIZE = (6.4, 3.4)  # inches; fits a 16:9 slide beside a key-numbers panel and an A4 column
 PNG_DPI = 150
+# What `draw` was asked for: (vector format, dpi). The HTML's default is SVG plots and PNG at
+# PNG_DPI; PowerPoint and Markdown ask for PNG everywhere (at 2-3x), LaTeX for PDF plots.
+_OUTPUT: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar("output", default=("svg", PNG_DPI))
 
 
 @dataclass
@@ -49,6 +53,14 @@ class Drawn:
 
 
 def _svg(fig: plt.Figure) -> Drawn:
+    vector, dpi = _OUTPUT.get()
+    if vector == "png":
+        return _png(fig)
+    if vector == "pdf":
+        data = io.BytesIO()
+        fig.savefig(data, format="pdf", bbox_inches="tight", metadata={"CreationDate": None, "Creator": None, "Producer": None})
+        plt.close(fig)
+        return Drawn(data.getvalue(), ".pdf")
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
@@ -58,7 +70,7 @@ def _svg(fig: plt.Figure) -> Drawn:
 def _png(fig: plt.Figure) -> Drawn:
     buffer = io.BytesIO()
     # No timestamp or software tag: the same data gives the same bytes (and no PDF re-render).
-    fig.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=_OUTPUT.get()[1], bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return Drawn(buffer.getvalue(), ".png")
 
@@ -220,7 +232,7 @@ def heatmap(result: Heatmap, files: Path) -> Drawn:
         top = values.max() if values.size else 0
         for i in range(rows):
             for j in range(cols):
-                ax.text(j, i, result.fmt.format(values[i, j]), ha="center", va="center", fontsize=7,
+                ax.text(j, i, result.number(values[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if values[i, j] > 0.6 * top else "#212529")  # fmt: skip
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         return _svg(fig)
@@ -238,7 +250,7 @@ def bars(result: Bars, files: Path) -> Drawn:
         ax.barh(positions, result.values, color=PALETTE[0])
         ax.set_yticks(positions, result.labels, fontsize=8)
         for pos, value in zip(positions, result.values):
-            ax.text(value, pos, " " + result.fmt.format(value), va="center", fontsize=7.5)
+            ax.text(value, pos, " " + result.number(value), va="center", fontsize=7.5)
         ax.set_xlabel(result.xlabel)
         ax.grid(axis="y", visible=False)
         ax.margins(x=0.2)
@@ -254,7 +266,15 @@ DRAWERS: dict[str, Callable[[Result, Path], Drawn]] = {
 }
 
 
-def draw(result: Result, files: Path) -> Drawn | None:
-    """The picture for a result kind that is drawn, or None for kinds shown as HTML."""
+def draw(result: Result, files: Path, vector: str = "svg", dpi: int = PNG_DPI) -> Drawn | None:
+    """The picture for a result kind that is drawn, or None for kinds shown as HTML. Plots come
+    as `vector` ("svg", "pdf", or "png" for formats that take no vector picture); pixels as PNG
+    at `dpi`."""
     drawer = DRAWERS.get(result.kind)
-    return drawer(result, files) if drawer else None
+    if drawer is None:
+        return None
+    token = _OUTPUT.set((vector, dpi))
+    try:
+        return drawer(result, files)
+    finally:
+        _OUTPUT.reset(token)

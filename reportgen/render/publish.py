@@ -128,9 +128,10 @@ class Publication:
     def keep(self, rel: str) -> None:
         self.kept.add(rel)
 
-    def commit(self, prune: bool) -> None:
+    def commit(self, prune: bool, prefixes: tuple[str, ...] = ("assets/",)) -> None:
         """Moves every staged file into place (an unchanged file is left alone, so its time stays),
-        then, with `prune`, deletes the files of earlier renders that this one no longer uses."""
+        then, with `prune`, deletes the files of earlier renders under `prefixes` (folders this
+        render wrote in full) that this one no longer uses."""
         staged = sorted((p.relative_to(self.staging) for p in self.staging.rglob("*") if p.is_file()), key=_publish_order)
         new = {rel.as_posix() for rel in staged} | self.kept
         before = read_manifest(self.out)
@@ -142,7 +143,7 @@ class Publication:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
         if prune:
-            old = {rel for rel in before - new if rel.startswith("assets/")}
+            old = {rel for rel in before - new if rel.startswith(prefixes)}
             remove_listed(self.out, old)
             write_manifest(self.out, before - old | new)
         self.discard()
