@@ -24,6 +24,7 @@ bench: install
 	$(BIN)/python benchmarks/frozen_features.py
 	$(BIN)/python benchmarks/time_to_accuracy.py
 	$(BIN)/python benchmarks/warm_build.py
+	$(BIN)/python benchmarks/jobs.py
 
 system:
 	@bash scripts/install-system.sh

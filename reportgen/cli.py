@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from reportgen.cache import Cache
-from reportgen.config import Config, Device, Profile, load_config
+from reportgen.config import Config, Device, ExecutorKind, Profile, load_config
 from reportgen.errors import ReportgenError
 from reportgen.about import flags_read_as_flags
 
@@ -40,6 +40,8 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Where the deliverable
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Where results are stored.", hidden=True)]
 ExpOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", help="Only these experiments (ids from 'reportgen list', several with commas) and what they need; overrides --task.")]
 DeviceOpt = Annotated[Optional[Device], typer.Option(help="auto uses CUDA or MPS when present, else the CPU.")]
+ExecutorOpt = Annotated[Optional[ExecutorKind], typer.Option("--executor", help="Where stale experiments run: inline (default: one after another here), local (worker processes here) or slurm (jobs through submitit; [executor] in reportgen.toml sets partition, time, GPUs, CPUs, memory).")]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Experiments at once: worker processes (without --executor, N > 1 turns inline into local; threads per worker = cores / jobs), or with slurm the array jobs running at once.")]
 
 
 def _show_version(value: bool) -> None:
@@ -237,6 +239,8 @@ def build(
     download: Annotated[bool, typer.Option(help="Allow torchvision to download a missing dataset.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the deck or report is over [deck] max_slides or [report] max_pages.")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
+    executor: ExecutorOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Run what is stale for --task (or -e), then render the deck and report into --out.
 
@@ -247,6 +251,7 @@ def build(
     from reportgen.runner import resolve_config_dataset
 
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
+    _use_executor(cfg, executor, jobs)
     _split(only, tuple(DELIVERABLES), "deliverable")
     _split(format, FORMATS, "format")
     _check_writable(out)
@@ -270,9 +275,19 @@ def build(
     err.print(f"[bold green]done[/] in {time.perf_counter() - started:.1f} s")
 
 
+def _use_executor(cfg: Config, kind: ExecutorKind | None, jobs: int | None) -> None:
+    """--executor and --jobs over the config's [executor] table; --jobs N alone means local workers."""
+    if kind is not None:
+        cfg.executor.kind = kind
+    if jobs is not None:
+        cfg.executor.jobs = jobs
+        if kind is None and jobs > 1 and cfg.executor.kind == ExecutorKind.inline:
+            cfg.executor.kind = ExecutorKind.local
+
+
 def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=None):
     """Plans (checking every parameter first), takes the cache lock, runs what is stale."""
-    from reportgen.progress import RichProgress
+    from reportgen.progress import JobBoard, RichProgress
     from reportgen.runner import plan, resolve_config_dataset, run_planned
 
     dataset = dataset or resolve_config_dataset(cfg)
@@ -296,7 +311,7 @@ def _run(cfg: Config, registry, selected, cache: Cache, rerun: bool, dataset=Non
         cache.lock()
     try:
         return run_planned(planned, cfg, dataset, cache, rerun=rerun, progress=RichProgress(err), on_event=report,
-                           on_note=lambda note: say(f"note: {note}", "yellow"))
+                           board=JobBoard(err), on_note=lambda note: say(f"note: {note}", "yellow"))  # fmt: skip
     finally:
         cache.discard_scratch()
         cache.unlock()
@@ -314,9 +329,12 @@ def run(
     seed: Annotated[Optional[int], typer.Option(help="Override the config's seed.")] = None,
     download: Annotated[bool, typer.Option(help="Allow torchvision to download a missing dataset.")] = False,
     cache_dir: CacheOpt = Path(".reportgen/cache"),
+    executor: ExecutorOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Run the experiments of --task or -e (only what is stale) without rendering."""
     cfg = load_config(config, profile=profile, device=device, seed=seed, download=download or None)
+    _use_executor(cfg, executor, jobs)
     _, registry, selected = _selection(cfg, task, experiment)
     _run(cfg, registry, selected, Cache(cache_dir), rerun)
 

@@ -89,6 +89,32 @@ class VariantConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ExecutorKind(StrEnum):
+    """Where stale experiments run: one after another here, in worker processes here, or as Slurm jobs."""
+
+    inline = "inline"
+    local = "local"
+    slurm = "slurm"
+
+
+class ExecutorConfig(BaseModel):
+    """[executor]: how stale experiments run (--executor and --jobs override kind and jobs).
+
+    The resources are per job (one experiment) on a Slurm cluster; `local` uses only jobs.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    kind: ExecutorKind = ExecutorKind.inline
+    jobs: int | None = Field(default=None, ge=1)  # experiments at once; local: 2, slurm: no cap
+    partition: str = ""  # the cluster's default when empty
+    account: str = ""
+    time_min: int = Field(default=60, ge=1)  # Slurm's time limit per job, in minutes
+    gpus: int | None = Field(default=None, ge=0)  # per job; one when the device is cuda, else none
+    cpus: int = Field(default=4, ge=1)  # per job: the experiment's threads
+    mem_gb: int = Field(default=8, ge=1)  # per job, in GB
+
+
 class Config(BaseModel):
     """Everything a build needs besides the experiments' own defaults."""
 
@@ -119,6 +145,7 @@ class Config(BaseModel):
     institution: str = ""
     deck: DeckConfig = Field(default_factory=DeckConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     # [tasks.1] label = "Part A", title = "Architecture": keys are task numbers or names.
     tasks: dict[str, TaskConfig] = Field(default_factory=dict)
     # Experiment ids that are neither run nor shown (as `[experiments.ID] enabled = false`).

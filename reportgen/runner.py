@@ -27,7 +27,7 @@ from reportgen.results import InvalidResult, Section
 
 ENGINE = Path(__file__).resolve().parent
 # Engine modules that present or draw results but never change what an experiment computes.
-NOT_COMPUTING = ("render", "cli.py", "progress.py", "verify.py", "writeup.py", "scaffold.py", "registry.py",
+NOT_COMPUTING = ("render", "cli.py", "progress.py", "executors.py", "verify.py", "writeup.py", "scaffold.py", "registry.py",
                  "params.py", "errors.py", "provenance.py", "__init__.py")
 
 
@@ -373,9 +373,12 @@ def run_planned(
     rerun: bool = False,
     progress: Any = None,
     on_event: Callable[[str, Planned, float], None] | None = None,
+    board: Any = None,
     on_note: Callable[[str], None] | None = None,
 ) -> dict[str, Entry]:
-    """Loads cached entries and runs the rest, storing each result atomically as soon as it is done."""
+    """Loads cached entries and runs the rest, storing each result atomically as soon as it is done.
+
+    With [executor] kind local or slurm the rest runs as jobs (`board` shows their states)."""
     entries: dict[str, Entry] = {}
     torch_ready = False
     to_run = [item for item in planned if rerun or item.entry is None]
@@ -391,6 +394,10 @@ def run_planned(
                 f"this machine differs from the one that computed the stored results ({'; '.join(notes)}): "
                 "experiments run now may give other numbers than the stored ones"
             )
+    if to_run and config.executor.kind != "inline":  # worker processes or Slurm jobs
+        from reportgen.executors import run_as_jobs
+
+        return run_as_jobs(planned, config, dataset, cache, rerun=rerun, on_event=on_event, board=board)
     for item in planned:
         if item.entry is not None and not rerun:
             cache.mark_latest(item.exp.id, item.key)
@@ -444,33 +451,49 @@ def run_one(
     progress: Any,
 ) -> Entry:
     """Runs one experiment in a scratch folder and renames it into the cache when it succeeds."""
+    scratch = cache.scratch()
+    needs = {dep: done[dep] for dep in item.exp.needs}
+    try:
+        section, prov = compute(item.exp, item.params, config, dataset, scratch, needs, progress)
+    except BaseException as exc:
+        shutil.rmtree(scratch, ignore_errors=True)
+        _disk_full(exc, item, scratch)
+        raise
+    return store_result(item, cache, scratch, section, prov)
+
+
+def compute(
+    exp: Experiment,
+    params: dict[str, Any],
+    config: Config,
+    dataset: DatasetInfo,
+    scratch: Path,
+    needs: dict[str, Entry],
+    progress: Any = None,
+) -> tuple[Section, dict[str, Any]]:
+    """Runs `exp` with its files going to scratch/files: the part of a run that may happen in
+    another process (reportgen.executors); storing stays with the build that holds the lock."""
     import torch
 
     from reportgen.nn.train import Progress, resolve_device
 
     device = resolve_device(config.device.value)
-    scratch = cache.scratch()
     ctx = Context(
-        exp=item.exp,
-        params=resolved_params(item.params, config),
+        exp=exp,
+        params=resolved_params(params, config),
         seed=config.seed,
         device_name=config.device.value,
         dataset=dataset,
         files=scratch / "files",
         progress=progress or Progress(),
-        needs={dep: done[dep] for dep in item.exp.needs},
+        needs=needs,
         root=config.root,
     )
     from reportgen.nn import runtime
 
     torch.manual_seed(config.seed)
     started = time.perf_counter()
-    try:  # a project experiment's failure names its file and line (reportgen.blame)
-        section = call_experiment(item.exp, ctx, config.root)
-    except BaseException as exc:
-        shutil.rmtree(scratch, ignore_errors=True)
-        _disk_full(exc, item, scratch)
-        raise
+    section = call_experiment(exp, ctx, config.root)  # a project experiment's failure names its file and line
     if isinstance(section, Record):
         # The arrays it saved: checked on every load, compared by `reportgen verify`.
         section.files = sorted(p.relative_to(ctx.files).as_posix() for p in ctx.files.rglob("*") if p.is_file())
@@ -488,6 +511,11 @@ def run_one(
         cpu_capability=runtime.cpu_capability(),
         memory_format=runtime.memory_format_for(device),
     )
+    return section, prov
+
+
+def store_result(item: Planned, cache: Cache, scratch: Path, section: Section, prov: dict[str, Any]) -> Entry:
+    """Completes `scratch` and renames it into the cache (only the build holding the lock calls this)."""
     try:
         entry = cache.store(item.exp.id, item.key, scratch, section, item.inputs, prov)
         entry.title = item.exp.title

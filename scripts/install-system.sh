@@ -11,6 +11,7 @@ groups=(
   "chromium"                                                   # the browser the deck's tests drive headless
   "libreoffice-impress"                                        # converts deck.pptx to PDF in its test
   "latexmk texlive-latex-recommended texlive-latex-extra lmodern"  # compiles output/latex (booktabs; lmodern: outline fonts)
+  "slurm-wlm munge"                                            # a one-node Slurm cluster for the executor tests
 )
 missing=()
 for group in "${groups[@]}"; do
