@@ -208,11 +208,28 @@ def _render(config: Config, registry, experiments, entries, out: Path, only: str
         pages = f" ({w.pages} {unit}{', unchanged' if w.reused else ''})" if w.pages else ""
         out_console.print(f"  wrote {escape(str(w.path))}{pages}", highlight=False)
     err.print(f"[dim]rendered in {time.perf_counter() - started:.1f} s[/]")
+    _update_names(config, entries, stale or set())
     warnings = budget_warnings(config, layouts(out, written))
     for warning in warnings:
         say(f"  ! {warning}", "yellow")
     if warnings and strict:
         raise ReportgenError("over the course's limits (--strict)", "shorten the deliverables, or build without --strict", 1)
+
+
+def _update_names(config: Config, entries, stale: set[str]) -> None:
+    """Rewrites the list of quotable names in writeup/README.md (between its markers, if it has them)."""
+    from reportgen.quotes import names_markdown, with_names
+    from reportgen.render.html import write_atomic
+
+    readme = config.resolve(config.writeup) / "README.md"
+    try:
+        text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return  # the student's own notes: never a reason to fail a render
+    listing = names_markdown((exp_id, entry.section, exp_id in stale) for exp_id, entry in entries.items())
+    new = with_names(text, listing) if text else None
+    if new is not None:
+        write_atomic(readme, new)
 
 
 def _few(ids: list[str], most: int = 6) -> str:
@@ -604,6 +621,33 @@ def show(
         for row in (r for r in rows if r.experiment == exp_id):
             assignment = f"{row.name} = {show_value(row.value)}"
             out_console.print(f"{assignment:<{width}}  # {row.type}; {row.origin}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+@_guard
+def names(
+    experiment: Annotated[Optional[list[str]], typer.Argument(help="Experiment ids (default: every experiment with a stored result).")] = None,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = Path("reportgen.toml"),
+    cache_dir: CacheOpt = Path(".reportgen/cache"),
+) -> None:
+    """Every number your write-up can quote, as {{ id.name }} with the value it shows: key numbers,
+    table cells ({{ id.ROW.COLUMN }}) and curve ends ({{ id.SERIES.final }})."""
+    import difflib
+
+    from reportgen.quotes import names_markdown
+    from reportgen.registry import load_experiments
+
+    cfg = load_config(config, profile=profile)
+    registry = load_experiments(cfg)
+    results = _live_results(cfg, registry, {}, None, cache_dir)
+    ids = list(experiment or sorted(registry, key=lambda i: (registry[i].task, registry[i].order)))
+    for exp_id in ids:
+        if exp_id not in registry:
+            close = difflib.get_close_matches(exp_id, list(registry), n=3)
+            raise ReportgenError(f"unknown experiment '{exp_id}'", f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids", 2)
+    listing = names_markdown((exp_id, *results[exp_id]) for exp_id in ids)
+    out_console.print(listing, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

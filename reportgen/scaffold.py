@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reportgen import quotes
 from reportgen.errors import ReportgenError
 
 __all__ = ["FILES", "scaffold"]
@@ -133,14 +134,28 @@ report or in a PDF. In `<experiment id>.md` the first slide's notes go with the 
 the tables (e.g. 88.48 %); `{{ arch-wider.test accuracy - arch-baseline.test accuracy }}`
 writes the difference (e.g. +0.71 points). The part before the dot is an experiment id, the
 part after it a metric's name in the experiment's record (Task 4: `{{ t4-comparison.best test
-accuracy }}`) or its title as the slides show it. A misspelt name stops the build and
+accuracy }}`) or its title as the slides show it. Any number of a table is quoted as
+`{{ id.ROW.COLUMN }}` (the row's first cell, then the column title: `{{ t2-optimizers.sgd.val
+acc }}`) and a curve's last point as `{{ id.SERIES.final }}` (`{{ t2-optimizers.adam ·
+validation.final }}`; "·" may be written as a space). A misspelt name stops the build and
 names the closest ones; a result that is out of date is marked "(stale)" and one that was not
 computed yet "[missing result]", with a warning. In `code` nothing is replaced.
+`reportgen names` prints every name; the list at the end of this file is rewritten by each
+build and render (delete the two marker lines to keep your own text there instead).
 
 **Pictures.** `![A caption](figures/confusion.png)`, relative to the Markdown file and inside
 the project folder: PNG, JPEG, GIF, SVG or WebP. Web addresses are not allowed (nothing is
 downloaded when the PDF is made). HTML tags are shown as text.
+
+## Numbers you can quote
+
+{BEGIN}
+No results are stored yet: run `reportgen build` first.
+{END}
 """
+
+# The list of quotable names is kept up to date between these markers (reportgen.quotes).
+WRITEUP_README = WRITEUP_README.replace("{BEGIN}", quotes.BEGIN).replace("{END}", quotes.END)
 
 INTRO = """\
 # What we set out to do

@@ -30,9 +30,10 @@ Live numbers: a stored result's value is written between double braces,
     Wider filters add {{ arch-wider.test accuracy - arch-baseline.test accuracy }}.
         -> Wider filters add +0.71 points.
 
-that is `{{ EXPERIMENT.METRIC }}` or `{{ EXPERIMENT.METRIC - EXPERIMENT.METRIC }}`. EXPERIMENT is
-an id from `reportgen list`; METRIC is the title of one of that experiment's key numbers as the
-slides show it ("test accuracy", "parameters", "epoch time"); case and extra spaces do not
+that is `{{ EXPERIMENT.NAME }}` or `{{ EXPERIMENT.NAME - EXPERIMENT.NAME }}`. EXPERIMENT is
+an id from `reportgen list`; NAME is one of that experiment's key numbers as the slides show it
+("test accuracy", "parameters", "epoch time"), a table cell as ROW.COLUMN or a curve's last point
+as SERIES.final (reportgen.quotes; `reportgen names` lists them); case and extra spaces do not
 matter, and a reference may wrap over two lines. The value is formatted as in the deliverables
 (the metric's own precision and unit); a difference is signed, keeps the left metric's
 precision and unit, and a difference of percentages is in points. The minus of a difference
@@ -78,7 +79,8 @@ from mdit_py_plugins.container import container_plugin
 from reportgen.errors import ReportgenError
 from reportgen.paths import problem as path_problem
 from reportgen.registry import TASKS
-from reportgen.results import Metric, Section
+from reportgen.quotes import Quote, find, metric_quotes, names
+from reportgen.results import Section
 from reportgen.values import difference, show
 
 __all__ = [
@@ -506,7 +508,7 @@ def _live_html(token: Token, line: int, env: _Env) -> str:
     for ref in refs:
         if ref.exp_id not in env.referenced:
             env.referenced.append(ref.exp_id)
-    missing = next((ref for ref in refs if ref.metric is None), None)
+    missing = next((ref for ref in refs if ref.quote is None), None)
     if missing is not None:
         message = (
             f"{shown} shows {MISSING_TEXT}: {missing.why} (run {_command(missing.exp_id, env)})"
@@ -514,10 +516,8 @@ def _live_html(token: Token, line: int, env: _Env) -> str:
         env.warnings.append(WriteupWarning(env.shown, line, message))
         token.meta["text"] = MISSING_TEXT
         return f'<span class="ref ref-missing">{escape(MISSING_TEXT)}</span>'
-    metrics = [ref.metric for ref in refs if ref.metric is not None]
-    text = (
-        metrics[0].text if len(metrics) == 1 else _difference(metrics[0], metrics[1], shown, where)
-    )
+    found = [ref.quote for ref in refs if ref.quote is not None]
+    text = found[0].text if len(found) == 1 else _difference(found[0], found[1], shown, where)
     token.meta["text"] = text
     value = str(escape(text)).replace(" ", "&nbsp;")  # a number never wraps away from its unit
     stale = next((ref for ref in refs if ref.stale), None)
@@ -542,7 +542,7 @@ def _command(exp_id: str, env: _Env) -> str:
 @dataclass(frozen=True)
 class _Ref:
     exp_id: str
-    metric: Metric | None  # None: no value to show, `why` says why
+    quote: Quote | None  # None: no value to show, `why` says why
     stale: bool
     why: str = ""
 
@@ -588,18 +588,16 @@ def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
     section, stale = env.results[exp_id]
     if section is None:
         return _Ref(exp_id, None, stale, f"'{exp_id}' has no stored result yet")
-    metrics = [item for item in section.items if isinstance(item, Metric)]
-    wanted = " ".join(name.split()).casefold()
-    for metric in metrics:  # a record's field name first: it stays when a title is reworded
-        if metric.name and " ".join(metric.name.split()).casefold() == wanted:
-            return _Ref(exp_id, metric, stale)
-    for metric in metrics:
-        if " ".join(metric.title.split()).casefold() == wanted:
-            return _Ref(exp_id, metric, stale)
-    titles = list(dict.fromkeys(m.name or m.title for m in metrics))
+    quote = find(section, name)
+    if quote is not None:
+        return _Ref(exp_id, quote, stale)
+    titles = list(dict.fromkeys(q.name for q in metric_quotes(section)))
+    others = [n for n in names(section) if n not in titles]
     closest = _closest(name, titles, len(titles)) if titles else []
+    closest += difflib.get_close_matches(name, others, n=3, cutoff=0.6)
+    more = f" (and every table cell and curve end: reportgen names {exp_id})" if others else ""
     hint = (
-        f"closest: {', '.join(closest)}"
+        f"closest: {', '.join(closest)}{more}"
         if closest
         else f"'{exp_id}' has no metrics to reference; name an experiment with key numbers (ids: reportgen list)"
     )
@@ -611,14 +609,18 @@ def _lookup(operand: str, shown: str, where: str, env: _Env) -> _Ref:
     raise ReportgenError(f"{where}: '{exp_id}' has no metric '{name}' in {shown}", hint, 2)
 
 
-def _difference(left: Metric, right: Metric, shown: str, where: str) -> str:
-    """'+0.71 points': signed, in the left metric's precision; percentages differ in points."""
-    if left.as_value is not None and right.as_value is not None:
+def _difference(left_quote: Quote, right_quote: Quote, shown: str, where: str) -> str:
+    """'+0.71 points': signed, in the left number's precision; percentages differ in points."""
+    if left_quote.value is not None and right_quote.value is not None:
         try:
-            return show(difference(left.as_value, right.as_value))
+            return show(difference(left_quote.value, right_quote.value))
         except ValueError as exc:
             raise ReportgenError(f"{where}: {shown} subtracts numbers in different units ({exc})",
                                  "subtract two metrics of the same kind", 2) from None
+    left, right = left_quote.metric, right_quote.metric
+    if left is None or right is None:
+        raise ReportgenError(f"{where}: {shown} subtracts a number stored as text",
+                             "subtract key numbers or table cells of results built with this version", 2)
     if left.unit != right.unit:
         units = f"'{left.unit or 'no unit'}' and '{right.unit or 'no unit'}'"
         raise ReportgenError(

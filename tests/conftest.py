@@ -156,7 +156,7 @@ def all_tasks(built: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-END_TO_END_FIXTURES = {"built", "all_tasks", "student", "second_build", "task4", "everything"}
+END_TO_END_FIXTURES = {"built", "all_tasks", "student", "second_build", "task4", "everything", "assignment"}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from tests.conftest import CONFIG, invoke
@@ -118,3 +119,107 @@ def test_deck_layout_counts_slides_per_part() -> None:
     assert layout.length == 3 and layout.sections == [("Part A", 2), ("Title", 1)]
     assert over_budget("the deck", layout, 3, "") == ""
     assert over_budget("the deck", Layout(5, "pages", [("x", 1)]), 3, "cut").startswith("the deck has 5 pages, 2 over the limit of 3; longest: x (1 page)")
+
+
+# --- the student's assignment end to end (issue 16's "done when") ------------------------------
+
+ASSIGNMENT = """
+title = "Assignment 2"
+course = "Another course"
+team = ["Ada", "Grace"]
+date = "2026-11-25"
+dataset = "folder:{data}"
+profile = "quick"
+seed = 0
+image_size = 32
+builtin_variants = false
+
+[experiments.arch-baseline]
+layers = {layers}
+
+[tasks.1]
+label = "Part A"
+[tasks.2]
+label = "Part B"
+[tasks.3]
+label = "Part C"
+[tasks.4]
+label = "Part D"
+title = "Transfer"
+
+[experiments.t4-backbone]
+backbone_size = 32
+epochs = 3
+min_steps = 4
+finetune_blocks = 1
+finetune_epochs = 1
+finetune_min_steps = 2
+aug_variants = 1
+shots_curve = [3]
+shots_draws = 1
+
+[deck]
+dividers = false
+max_slides = 14
+show = ["theory", "arch-baseline", "t2-optimizers", "t3-filters", "t4-backbone"]
+
+[report]
+max_pages = 12
+show = ["arch-baseline", "t2-optimizers", "t3-filters", "t4-backbone"]  # the theory's three pages: in the deck only
+"""
+ASSIGNMENT_IDS = "theory,arch-baseline,t2-optimizers,t3-filters,t4-backbone"
+
+
+@pytest.fixture(scope="module")
+def assignment(tmp_path_factory) -> Path:
+    """Another course's assignment on a 32x32 RGB folder of 10 classes: Parts A-D, no dividers,
+    budgets of 14 slides and 12 pages, and a conclusion that quotes a table cell."""
+    import os
+
+    from tests.test_data_truth import COURSE, make_rgb_folder
+
+    root = tmp_path_factory.mktemp("assignment")
+    data = make_rgb_folder(root / "data")
+    project = root / "project"
+    (project / "writeup").mkdir(parents=True)
+    (project / "reportgen.toml").write_text(ASSIGNMENT.format(data=data, layers=str(COURSE).replace("'", '"')))
+    (project / "writeup" / "conclusions.md").write_text(
+        "# Conclusions\n\nThe first convolution holds {{ arch-baseline.conv1.parameters }} parameters; "
+        "Adam's validation accuracy was {{ t2-optimizers.adam.val acc }}.\n"
+    )
+    old = Path.cwd()
+    os.chdir(project)
+    try:
+        result = invoke("build", "-e", ASSIGNMENT_IDS)
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    return project
+
+
+def test_the_assignment_fits_its_budgets_under_the_courses_names(assignment: Path) -> None:
+    deck, report = assignment / "output" / "deck.pdf", assignment / "output" / "report.pdf"
+    assert 1 < len(PdfReader(deck).pages) <= 14
+    assert 1 < len(PdfReader(report).pages) <= 12
+    html = (assignment / "output" / "deck.html").read_text()
+    assert 'class="slide divider"' not in html and "Task 1" not in html
+    for part in ("Part A", "Part B", "Part C", "Part D"):
+        assert part in html, part
+    assert _stored_ids(assignment) == set(ASSIGNMENT_IDS.split(","))  # only what was asked for ran
+
+
+def test_the_assignment_quotes_table_cells_that_agree_with_the_theory(assignment: Path) -> None:
+    """The per-layer table's conv1 count (2,432 on RGB) is what the text quotes and the theory derives."""
+    from reportgen.cache import Cache
+    from reportgen.quotes import find
+    from tests.test_writeup import text
+
+    report = text((assignment / "output" / "report.html").read_text())
+    cache = Cache(assignment / ".reportgen" / "cache")
+    adam = find(cache.latest("t2-optimizers").section, "adam.val acc")
+    assert "The first convolution holds 2,432 parameters" in report
+    assert f"Adam's validation accuracy was {adam.text}." in report
+    theory = [i for i in cache.latest("theory").section.items if getattr(i, "kind", "") == "table"][-1]
+    assert theory.rows[0][1:] == ["5·5·3·32 + 32", "2,432"] and theory.footer[-1] == "390,410"
+    readme = assignment / "writeup" / "README.md"
+    assert not readme.exists()  # a project without init's README gets none written

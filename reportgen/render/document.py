@@ -115,10 +115,12 @@ def number_items(parts: list) -> None:
 
 def arrange(parts: list, show: list) -> list:
     """The task parts as `show` lists them (tasks by number or name, experiments by id, in that
-    order); everything, in task order, when `show` is empty."""
+    order); everything, in task order, when `show` is empty. An experiment named by its id is on
+    the talk deck even where it is one of those the talk leaves to the report by default."""
     if not show:
         return parts
     import copy
+    import dataclasses
 
     by_number = {p.number: p for p in parts}
     by_slug = {p.slug: p for p in parts}
@@ -135,8 +137,8 @@ def arrange(parts: list, show: list) -> list:
                 target = arranged.setdefault(p.number, copy.copy(p))
                 if target.blocks is p.blocks:
                     target.blocks = []
-                if block not in target.blocks:
-                    target.blocks.append(block)
+                if all(b.id != block.id for b in target.blocks):
+                    target.blocks.append(dataclasses.replace(block, in_talk=True))
     return list(arranged.values())
 
 

@@ -36,6 +36,8 @@ class Watched:
         changed = Path(path).resolve()
         if changed.name.startswith(".") or changed.name.endswith(IGNORED_SUFFIXES):
             return False
+        if changed.name.lower() == "readme.md" and changed.parent in self.folders:
+            return False  # the write-up ignores it, and each render rewrites its list of names
         return changed == self.config or any(folder == changed or folder in changed.parents for folder in self.folders)
 
 
