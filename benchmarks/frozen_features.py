@@ -36,7 +36,8 @@ def main() -> None:
     import torch
     from torch import nn
 
-    from reportgen.data.fewshot import InputFormat, convert, transfer_data
+    from reportgen.data.fewshot import InputFormat, convert
+    from reportgen.data.transfer import transfer_data
     from reportgen.data.sources import resolve_dataset
     from reportgen.nn.backbones import load_backbone
     from reportgen.nn.frozen import Features, FrozenPart, NormalisedLinear, compute_features, feature_splits

@@ -12,7 +12,7 @@ from typing import Any
 
 def target_data(ctx, *, source_sizes: tuple[int, int, int] = (0, 0, 0), folder_size: int | None = None) -> Any:
     """The few-shot split every Task 4 experiment sees (the same images for all of them)."""
-    from reportgen.data.fewshot import transfer_data
+    from reportgen.data.transfer import transfer_data
 
     p = ctx.params
     shots = p["shots"]
@@ -25,6 +25,7 @@ def target_data(ctx, *, source_sizes: tuple[int, int, int] = (0, 0, 0), folder_s
         seed=ctx.seed,
         source_sizes=source_sizes,
         folder_size=folder_size,
+        source=p.get("source", "auto"),
     )
     ctx.skipped = list(data.target.skipped)  # named in the deliverables' provenance
     return data

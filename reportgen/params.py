@@ -15,6 +15,7 @@ from reportgen.nn.layers import check_layers
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle", "plateau")
 ACTIVATIONS = ("relu", "elu", "leaky_relu", "gelu", "tanh", "sigmoid")
+TRANSFER_SOURCES = ("auto", "embedded", "folder")  # Task 4's source task: see reportgen.data.transfer
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ RULES: dict[str, Rule] = {
     "image_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
     "input_size": Rule(lambda v: 8 <= v <= 1024, "from 8 to 1024"),
     "optimizer": one_of(OPTIMIZERS),
+    "source": one_of(TRANSFER_SOURCES),
     "optimizers": each(Rule(_optimizer_entry, f"one of {', '.join(OPTIMIZERS)} (sgd-nesterov too), optionally with @lr")),
     "schedule": one_of(SCHEDULES),
     "activation": one_of(ACTIVATIONS),

@@ -139,3 +139,15 @@ def test_reference_errors_name_file_line_and_closest(student, monkeypatch):
         (student / "writeup" / "task1.md").unlink()
     assert result.exit_code == 2, result.output
     assert re.search(r"task1\.md:3", result.output) and "test accuracy" in result.output
+
+
+def test_init_readme_lists_the_quotable_names_of_the_built_results(student):
+    """The list at the end of writeup/README.md follows the cache; the rest of the file is kept."""
+    from reportgen.quotes import BEGIN, END
+
+    readme = (student / "writeup" / "README.md").read_text()
+    listing = readme[readme.index(BEGIN) : readme.index(END)]
+    assert readme.startswith("# Your write-up")
+    assert "`{{ arch-baseline.test accuracy }}` → " in listing
+    assert "`{{ arch-comparison.Course baseline.parameters }}` → 263,418" in listing
+    assert "No results are stored yet" not in listing

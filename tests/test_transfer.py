@@ -18,12 +18,11 @@ from reportgen.data.augment import AugmentSettings, make_augment
 from reportgen.data.fewshot import (
     InputFormat,
     convert,
-    folder_split,
     per_class_indices,
     take_per_class,
-    transfer_data,
     with_shots,
 )
+from reportgen.data.transfer import folder_split, transfer_data
 from reportgen.data.sources import resolve_dataset
 from reportgen.data.splits import Split, Splits
 from reportgen.errors import ReportgenError
@@ -266,6 +265,56 @@ def test_an_unsplit_folder_holds_out_test_and_validation_per_class(tmp_path):
     assert len(splits.train) == 18 and "20% of each class held out for testing" in description
     data = transfer_data(info, shots=20, max_shots=20, val_per_class=10, test_per_class=10, seed=0, folder_size=8)
     assert data.shots == 0 and data.main_target() is data.target  # a folder target uses all its images
+
+
+def _classes_folder(root: Path, classes: int, n: int = 10) -> Path:
+    rng = np.random.default_rng(1)
+    for c in range(classes):
+        (root / f"c{c}").mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(root / f"c{c}" / f"{i}.png")
+    return root
+
+
+def test_a_folder_of_enough_classes_is_its_own_source_task_by_default(tmp_path):
+    """Issue 16 item 4: source = "auto" splits a folder's classes as the embedded data's are; the
+    target classes are the other half, normalised with the source's statistics."""
+    info = resolve_dataset(f"folder:{_classes_folder(tmp_path / 'f', 6)}", image_size=8)
+    data = transfer_data(info, shots=20, max_shots=20, val_per_class=10, test_per_class=10, seed=0,
+                         source_sizes=(1000, 1000, 1000), folder_size=8)  # fmt: skip
+    assert data.source.classes == ["c0", "c1", "c2"] and data.target.classes == ["c3", "c4", "c5"]
+    assert len(data.source.train) + len(data.source.val) + len(data.source.test) == 30
+    assert data.target.mean == data.source.mean
+    assert "split by class" in data.description and "never saw" in data.description
+    embedded = transfer_data(info, shots=20, max_shots=20, val_per_class=10, test_per_class=10, seed=0,
+                             source_sizes=(50, 10, 10), folder_size=8, source="embedded")  # fmt: skip
+    assert embedded.target.classes == [f"c{c}" for c in range(6)]
+    assert embedded.source.classes != data.source.classes  # the built-in dataset's classes
+
+
+def test_a_folder_of_few_classes_pre_trains_on_the_built_in_data_and_says_so(tmp_path):
+    info = resolve_dataset(f"folder:{_classes_folder(tmp_path / 'f', 3)}", image_size=8)
+    data = transfer_data(info, shots=20, max_shots=20, val_per_class=10, test_per_class=10, seed=0,
+                         source_sizes=(50, 10, 10), folder_size=8)  # fmt: skip
+    assert data.target.classes == ["c0", "c1", "c2"]
+    assert any("too few to split by class" in n for n in data.notes)
+    with pytest.raises(ReportgenError, match="a split by class needs at least 4"):
+        transfer_data(info, shots=20, max_shots=20, val_per_class=10, test_per_class=10, seed=0, folder_size=8,
+                      source="folder")  # fmt: skip
+    with pytest.raises(ReportgenError, match="splits an image folder's classes"):
+        transfer_data(resolve_dataset("digits"), shots=5, max_shots=5, val_per_class=5, test_per_class=5, seed=0,
+                      source="folder")  # fmt: skip
+
+
+def test_switching_off_a_method_drops_it_from_the_comparison(tmp_path):
+    """`[experiments.t4-own-model] enabled = false`: no pre-training at all, the comparison reads the rest."""
+    from reportgen.config import load_config
+    from reportgen.registry import load_experiments
+
+    (tmp_path / "reportgen.toml").write_text('dataset = "digits"\n[experiments.t4-own-model]\nenabled = false\n')
+    registry = load_experiments(load_config(tmp_path / "reportgen.toml"))
+    assert "t4-own-model" not in registry
+    assert registry["t4-comparison"].needs == ("t4-scratch", "t4-backbone")
 
 
 # --- Task 4 end to end ---------------------------------------------------------------------

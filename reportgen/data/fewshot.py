@@ -3,8 +3,8 @@
 The embedded default splits one dataset's classes in two (Fashion-MNIST: T-shirt/top, Trouser,
 Pullover, Dress and Coat are the source task; Sandal, Shirt, Sneaker, Bag and Ankle boot the
 target task), so that a model pre-trained on the source never saw a target class. The target
-task has few training images per class. A user's `folder:PATH` dataset replaces the target; the
-source then stays the embedded dataset's five source classes.
+task has few training images per class. A user's `folder:PATH` dataset is split by class the
+same way, or is the target with the embedded dataset as the source (`reportgen.data.transfer`).
 
 Everything is held as normalised tensors in `Splits` (as `reportgen.data.splits` does), and
 `convert` turns a batch into another network's input format (3 channels at its input size with
@@ -13,16 +13,14 @@ its mean and std) on the fly, so the large copies never exist all at once.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reportgen.data.sources import DEBIAN_FASHION, DatasetInfo, RawData, resolve_dataset
+from reportgen.data.sources import DatasetInfo, RawData
 from reportgen.data.splits import TEST_SUBSET_SEED, Split, Splits, cached_arrays
 from reportgen.errors import ReportgenError
 
@@ -272,151 +270,3 @@ def embedded_split(
         f"({n_test * len(last):,} in all); {side}×{side} greyscale."
     )
     return TransferData(source, target, shots, description, [], info.display)
-
-
-# --- a user's folder as the target -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _FolderPixels:
-    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (uint8 images, labels)
-    classes: tuple[str, ...]
-    notes: tuple[str, ...]
-    skipped: tuple[str, ...]
-
-
-@functools.lru_cache(maxsize=2)
-def _read_parts(root: str, fingerprint: str, size: int) -> _FolderPixels:
-    """Pixels of every part of a folder dataset at size x size, read once per process and size
-    (the fingerprint is in the key so that a changed folder is read again)."""
-    from reportgen.data import folder
-
-    parts = folder.scan(Path(root))
-    classes = sorted(parts.get("all") or parts["train"])
-    arrays = {}
-    total = folder.FolderImages(np.zeros(0), np.zeros(0))
-    for part, by_class in parts.items():
-        images = folder.read_folder(by_class, classes, size)
-        arrays[part] = (images.x, images.y)
-        total.skipped += images.skipped
-        total.enlarged += images.enlarged
-        for mode, n in images.converted.items():
-            total.converted[mode] = total.converted.get(mode, 0) + n
-    return _FolderPixels(arrays, tuple(classes), tuple(total.notes(size)), tuple(total.skipped))
-
-
-def _fixed_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per class, a seeded `fraction` (at least one image when the class has two) goes to the second part."""
-    first, second = [], []
-    for c in np.unique(y):
-        idx = np.random.default_rng([seed, int(c)]).permutation(np.flatnonzero(y == c))
-        n = min(max(int(round(fraction * len(idx))), 1), len(idx) - 1) if len(idx) > 1 else 0
-        second.append(idx[:n])
-        first.append(idx[n:])
-    return np.concatenate(first), np.concatenate(second)
-
-
-def folder_split(info: DatasetInfo, *, size: int, seed: int) -> tuple[Splits, str, list[str]]:
-    """A folder dataset as the target task, read at `size` pixels: (splits, description, notes).
-
-    train/ val/ test/ are used as they are; a missing val/ is 20% of each class of train/
-    (seeded); an unsplit folder gives 20% of each class to test (fixed) and then 20% of the
-    rest to validation. Every training image is kept, each class's in a seeded order and the
-    classes interleaved, so `with_shots` takes the first k of each.
-    """
-    pixels = _read_parts(info.location, info.fingerprint, size)
-    classes = list(pixels.classes)
-    if "all" in pixels.parts:
-        x, y = pixels.parts["all"]
-        rest, test = _fixed_split(y, 0.2, TEST_SUBSET_SEED)
-        train, val = _fixed_split(y[rest], 0.2, seed)
-        parts = {
-            "train": (x[rest][train], y[rest][train]),
-            "val": (x[rest][val], y[rest][val]),
-            "test": (x[test], y[test]),
-        }
-        how = "an unsplit folder: 20% of each class held out for testing, 20% of the rest for validation"
-    elif "val" in pixels.parts:
-        parts = dict(pixels.parts)
-        how = "the folder's own train/, val/ and test/"
-    else:
-        parts = dict(pixels.parts)
-        x, y = parts["train"]
-        train, val = _fixed_split(y, 0.2, seed)
-        parts["train"], parts["val"] = (x[train], y[train]), (x[val], y[val])
-        how = "the folder's own train/ and test/ (validation: 20% of each class of train/)"
-    x, y = parts["train"]
-    order = _per_class_order(y, range(len(classes)), seed)
-    longest = max(len(v) for v in order.values())
-    train_idx = np.array([order[c][i] for i in range(longest) for c in order if i < len(order[c])], dtype=np.int64)
-    if not len(parts["val"][1]) or not len(parts["test"][1]):
-        raise ReportgenError(
-            f"image folder {info.location} is too small to hold out validation and test images",
-            "add images (at least 3 per class), or split it into train/, val/ and test/ yourself",
-            2,
-        )
-    train_x = x[train_idx]
-    mean, std = _stats(train_x)
-    splits = Splits(
-        train=Split(_normalised(train_x, mean, std), torch.from_numpy(y[train_idx]).long()),
-        val=Split(_normalised(parts["val"][0], mean, std), torch.from_numpy(parts["val"][1]).long()),
-        test=Split(_normalised(parts["test"][0], mean, std), torch.from_numpy(parts["test"][1]).long()),
-        classes=classes,
-        mean=mean.tolist(),
-        std=std.tolist(),
-        skipped=list(pixels.skipped),
-    )
-    counts = np.bincount(splits.train.y.numpy(), minlength=len(classes))
-    description = (
-        f"Target task: {info.display}, {len(classes)} classes ({_class_list(classes)}), from {how}: "
-        f"{len(splits.train):,} training images ({_range(int(counts.min()), int(counts.max()))} per class), "
-        f"{len(splits.val):,} validation and {len(splits.test):,} test images, read as RGB at {size}×{size} pixels."
-    )
-    return splits, description, list(pixels.notes)
-
-
-def embedded_source_info() -> DatasetInfo:
-    """The built-in dataset a folder target's source task comes from: Fashion-MNIST if installed, else digits."""
-    if (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").exists() or (
-        DEBIAN_FASHION / "train-images-idx3-ubyte"
-    ).exists():
-        return resolve_dataset("fashion-mnist", fallback="digits")
-    return resolve_dataset("digits")
-
-
-def transfer_data(
-    info: DatasetInfo,
-    *,
-    shots: int,
-    max_shots: int,
-    val_per_class: int,
-    test_per_class: int,
-    seed: int,
-    source_sizes: tuple[int, int, int] = (0, 0, 0),
-    folder_size: int | None = None,
-) -> TransferData:
-    """The source and target tasks for `info`: the embedded few-shot split, or a folder target.
-
-    Args:
-        shots: training images per class of the main comparison (a folder target uses all of its own).
-        max_shots: training images per class kept for the accuracy-against-shots curve.
-        source_sizes: training, validation and test images of the source task (0: not needed).
-        folder_size: pixels a folder target is read at; the dataset's image_size when None.
-    """
-    if info.name != "folder":
-        return embedded_split(info, shots=shots, max_shots=max_shots, val_per_class=val_per_class,
-                              test_per_class=test_per_class, seed=seed, source_sizes=source_sizes)  # fmt: skip
-    source_info = embedded_source_info()
-    raw = cached_arrays(source_info)
-    classes = split_classes(raw)[0]
-    mean, std = _source_stats(raw, classes)
-    train_size, val_size, test_size = source_sizes
-    source = _source_task(raw, classes, train_size=train_size, val_size=val_size, test_size=test_size,
-                          seed=seed, mean=mean, std=std)  # fmt: skip
-    target, description, notes = folder_split(info, size=folder_size or info.image_size, seed=seed)
-    images = f", {len(source.train):,} training images" if len(source.train) else ""
-    description = (
-        f"Source task (the own model's pre-training): {source_info.display}, {_class_list(source.classes)}{images}, "
-        f"converted to the target's format. {description}"
-    )
-    return TransferData(source, target, 0, description, notes, info.display)
