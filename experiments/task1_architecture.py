@@ -1,15 +1,21 @@
-"""Task 1: CNN architecture variants (per-layer tables, cost against accuracy) and worked theory."""
+"""Task 1: CNN architecture variants (per-layer tables, cost against accuracy) and worked theory.
+
+This module computes: each experiment returns a Record of what it measured (parameter counts,
+per-layer rows, accuracies, seconds, curves). What readers see (titles, captions, sentences,
+tables) is built from the records at render time by `task1_present`, which this module never
+imports: editing a caption re-trains nothing.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from experiments._show import count, pct, plural, recipe, shape, training_recipe
 from reportgen import theory
 from reportgen.errors import ReportgenError
 from reportgen.params import at_least
+from reportgen.records import Record
 from reportgen.registry import experiment, from_data, linked, per_profile
-from reportgen.results import Curves, Matrix, Metric, Panel, Scatter, Section, Table, Text
 
 TRAINING = {
     "train_size": per_profile(quick=2000, standard=20000, full=55000),
@@ -76,9 +82,13 @@ def inference_ms(model, image_shape: tuple[int, ...], batch: int, repeats: int =
     return 1000 * statistics.median(times)
 
 
-def train_variant(ctx) -> Section:
-    """Trains one variant; returns its layer table, curves and cost/accuracy metrics, and stores
-    its weights (files/model.pt) and first-layer filters after the first and last epoch."""
+# The presenter of every architecture variant's record, whatever its id (config variants too).
+VARIANT_PRESENTER = "arch-variant"
+
+
+def train_variant(ctx) -> Record:
+    """Trains one variant; records its per-layer summary, curves and cost/accuracy numbers, and
+    stores its weights (files/model.pt) and first-layer filters after the first and last epoch."""
     import numpy as np
 
     from reportgen.nn.checkpoint import save_checkpoint
@@ -103,67 +113,39 @@ def train_variant(ctx) -> Section:
         first, last = min(snapshot.taken), max(snapshot.taken)
         np.save(ctx.files / "conv1_epoch_first.npy", snapshot.taken[first].numpy())
         np.save(ctx.files / "conv1_epoch_last.npy", snapshot.taken[last].numpy())
-    ms_1 = inference_ms(model, data.image_shape, 1)
-    ms_128 = inference_ms(model, data.image_shape, 128)
     params = summary.total_params
-    per_100k = 100 * result.test.acc / (params / 1e5)
-    epochs = len(result.history)
+    test_acc = 100 * result.test.acc
     # Activations are folded into the layer before them, as Keras summaries do; they hold no weights.
-    rows = [
-        [row.name, row.type, shape(row.output_shape), count(row.params), f"{row.macs:,}", f"{row.memory_kb:,.1f}"]
+    layers = [
+        {"name": row.name, "type": row.type, "output": list(row.output_shape), "params": int(row.params),
+         "macs": int(row.macs), "memory_kb": float(row.memory_kb)}
         for row in summary.rows
         if row.type.lower() not in ACTIVATION_TYPES
-    ]
-    return Section(
-        title=ctx.exp.title,
-        summary=(
-            f"{count(params)} parameters ({summary.total_memory_kb / 1024:,.2f} MB in fp32) and "
-            f"{summary.total_macs / 1e6:,.2f} M multiply-adds per image; test accuracy {pct(result.test.acc)} after "
-            f"{plural(epochs, 'epoch')} on {len(data.train):,} images ({result.epoch_seconds:.1f} s per epoch)."
-        ),
-        items=[
-            Metric(title="parameters", value=params, fmt="{:,.0f}", key=True),
-            Metric(title="test accuracy", value=100 * result.test.acc, unit="%", fmt="{:.2f}", key=True),
-            Metric(title="epoch time", value=result.epoch_seconds, unit="s", fmt="{:.1f}"),
-            Metric(title="accuracy per 100K parameters", value=per_100k, unit="%", fmt="{:.2f}"),
-            Metric(title="multiply-adds", value=summary.total_macs / 1e6, unit="M", fmt="{:,.2f}", key=True),
-            Metric(title="inference time, batch 1", value=ms_1, unit="ms/image", fmt="{:.3f}"),
-            Metric(title="inference time, batch 128", value=ms_128, unit="ms/image", fmt="{:.3f}", key=True),
-            Metric(title="trainable parameters", value=summary.trainable_params, fmt="{:,.0f}"),
-            Metric(title="non-trainable parameters", value=params - summary.trainable_params, fmt="{:,.0f}"),
-            Metric(title="train accuracy", value=100 * result.train.acc, unit="%", fmt="{:.2f}"),
+    ]  # fmt: skip
+    return Record({
+        "presenter": VARIANT_PRESENTER,
+        "input_shape": list(data.image_shape),
+        "layers": layers,
+        "total": {"params": int(params), "trainable": int(summary.trainable_params),
+                  "macs": int(summary.total_macs), "memory_kb": float(summary.total_memory_kb)},
+        "epochs": len(result.history),
+        "history": {"train": [100 * a for a in result.series("train_acc")],
+                    "validation": [100 * a for a in result.series("val_acc")]},
+        "metrics": {
+            "parameters": int(params),
+            "test accuracy": test_acc,
+            "epoch time": float(result.epoch_seconds),
+            "accuracy per 100K parameters": test_acc / (params / 1e5),
+            "multiply-adds": summary.total_macs / 1e6,
+            "inference time, batch 1": inference_ms(model, data.image_shape, 1),
+            "inference time, batch 128": inference_ms(model, data.image_shape, 128),
+            "trainable parameters": int(summary.trainable_params),
+            "non-trainable parameters": int(params - summary.trainable_params),
+            "train accuracy": 100 * result.train.acc,
             # What the data gave (a small folder gives fewer than train_size): captions quote this.
-            Metric(title="training images", value=len(data.train), fmt="{:,.0f}"),
-            Table(
-                title=f"{ctx.exp.title}: layers",
-                caption=(
-                    f"Per-layer output shape, parameters and multiply-adds for one {shape(data.image_shape)} input "
-                    "(a ReLU follows each conv and dense layer); memory is fp32 weights. "
-                    f"All {count(summary.trainable_params)} parameters are trainable."
-                    if summary.trainable_params == params else
-                    f"Per-layer output shape, parameters and multiply-adds for one {shape(data.image_shape)} input; "
-                    f"{count(summary.trainable_params)} of {count(params)} parameters are trainable."
-                ),
-                columns=["layer", "type", "output", "parameters", "multiply-adds", "memory (KB)"],
-                rows=rows,
-                footer=["total", "", "", count(params), f"{summary.total_macs:,}", f"{summary.total_memory_kb:,.1f}"],
-                key=True,
-            ),
-            Curves(
-                title=f"{ctx.exp.title}: accuracy per epoch",
-                caption="Training accuracy is the running mean over an epoch (dropout on); validation is measured after it. "
-                + recipe(ctx.params),
-                x=list(range(1, epochs + 1)),
-                series={
-                    "train": [100 * a for a in result.series("train_acc")],
-                    "validation": [100 * a for a in result.series("val_acc")],
-                },
-                roles={"train": "train", "validation": "validation"},
-                groups={"train": "model", "validation": "model"},
-                ylabel="accuracy (%)",
-            ),
-        ],
-    )
+            "training images": len(data.train),
+        },
+    })  # fmt: skip
 
 
 def register_variant(exp_id: str, title: str, layers: list[str], in_talk: bool = False) -> None:
@@ -200,100 +182,39 @@ def from_config(config, registry: dict) -> dict:
 
 
 @experiment(task=1, id="arch-comparison", title="Architectures compared", needs=(f"tag:{ARCHITECTURE_TAG}",))
-def compare(ctx) -> Section:
-    """One table and two scatter plots over all variants, the baseline pinned first."""
+def compare(ctx) -> Record:
+    """Every variant's cost and accuracy numbers side by side, the baseline first; the variants'
+    titles and training settings as this build names them."""
     ids = list(ctx.needs)
     if "arch-baseline" not in ids:
         raise ReportgenError("the comparison needs the baseline 'arch-baseline'")
     ids.remove("arch-baseline")
     ids.insert(0, "arch-baseline")
-    metrics = {exp_id: ctx.needed(exp_id).metrics() for exp_id in ids}
-    titles = {exp_id: ctx.needed(exp_id).title for exp_id in ids}
-    required = ("parameters", "test accuracy")
-    for exp_id, m in metrics.items():
-        lacking = [name for name in required if name not in m]
+    variants = []
+    for exp_id in ids:
+        metrics = _metrics(ctx.needed(exp_id))
+        lacking = [name for name in ("parameters", "test accuracy") if name not in metrics]
         if lacking:
             raise ReportgenError(f"experiment '{exp_id}' is tagged '{ARCHITECTURE_TAG}' but has no metric '{lacking[0]}'",
                                  "return at least the metrics 'parameters' and 'test accuracy'")  # fmt: skip
-        m.setdefault("accuracy per 100K parameters", m["test accuracy"] / (m["parameters"] / 1e5))
-    rows = [
-        [
-            titles[exp_id],
-            count(m["parameters"]),
-            f"{m['parameters'] * 4 / 1024:,.0f}",
-            f"{m['epoch time']:.1f}" if "epoch time" in m else "—",
-            f"{m['test accuracy']:.2f}",
-            f"{m['accuracy per 100K parameters']:.2f}",
-            f"{m['multiply-adds']:,.2f}" if "multiply-adds" in m else "—",
-            f"{m['inference time, batch 128']:.3f}" if "inference time, batch 128" in m else "—",
-        ]
-        for exp_id, m in metrics.items()
-    ]
-    best = max(metrics, key=lambda i: metrics[i]["test accuracy"])
-    thrifty = max(metrics, key=lambda i: metrics[i]["accuracy per 100K parameters"])
-    base = metrics["arch-baseline"]
-    if best == "arch-baseline":
-        lead = f"The baseline remains the most accurate ({base['test accuracy']:.2f}%)"
-    else:
-        lead = (f"The most accurate variant is '{titles[best]}' ({metrics[best]['test accuracy']:.2f}% against "
-                f"{base['test accuracy']:.2f}% for the baseline)")  # fmt: skip
-    text = (
-        f"{lead}; the most accuracy per parameter comes from "
-        f"'{titles[thrifty]}' ({metrics[thrifty]['accuracy per 100K parameters']:.2f}% per 100K)."
-    )
-    if "arch-deeper" in metrics and "arch-wider" in metrics:
-        deeper, wider = metrics["arch-deeper"], metrics["arch-wider"]
-        text += (f" Deeper ({count(deeper['parameters'])} parameters) reached {deeper['test accuracy']:.2f}%, "
-                 f"wider ({count(wider['parameters'])}) {wider['test accuracy']:.2f}%.")  # fmt: skip
-    timed = {i: m for i, m in metrics.items() if "inference time, batch 128" in m}
-    return Section(
-        title=ctx.exp.title,
-        summary=text,
-        items=[
-            Table(
-                title="Architectures: cost against accuracy",
-                caption="Parameters, fp32 weight memory, mean training time per epoch, test accuracy, "
-                "multiply-adds per image (millions) and inference time per image at batch 128; baseline first. "
-                + _shared_recipe(ctx),
-                columns=["variant", "parameters", "memory (KB)", "s / epoch", "test acc (%)", "acc / 100K params", "M mult-adds", "ms / image"],
-                rows=rows,
-                highlight=[0],
-                key=True,
-            ),
-            Scatter(
-                title="Accuracy against parameters",
-                caption="Each point is one variant; the x axis is logarithmic.",
-                points=[
-                    {"label": titles[i], "x": m["parameters"], "y": m["test accuracy"]}
-                    for i, m in metrics.items()
-                ],
-                xlabel="parameters",
-                ylabel="test accuracy (%)",
-                logx=True,
-            ),
-            Scatter(
-                title="Accuracy against inference time",
-                caption="Each point is one variant: milliseconds per image in batches of 128 on this machine's CPU.",
-                points=[
-                    {"label": titles[i], "x": m["inference time, batch 128"], "y": m["test accuracy"]}
-                    for i, m in timed.items()
-                ],
-                xlabel="inference time (ms per image, batch 128)",
-                ylabel="test accuracy (%)",
-            ),
-            Text(title="What the comparison shows", body=text),
-        ],
-    )
+        metrics.setdefault("accuracy per 100K parameters", metrics["test accuracy"] / (metrics["parameters"] / 1e5))
+        variants.append({"id": exp_id, "title": _title(ctx, exp_id), "metrics": metrics})
+    keys = ("optimizer", "lr", "schedule", "label_smoothing", "weight_decay", "batch_size", "momentum")
+    settings = [{k: ctx.needs[i].inputs.get("params", {}).get(k) for k in keys} for i in ids]
+    return Record({
+        "variants": variants,
+        "recipe": settings[0] if all(s == settings[0] for s in settings) else None,  # None: they differ
+    })
 
 
-def _shared_recipe(ctx) -> str:
-    """The training recipe when every compared variant used the same one (the usual case)."""
-    params = [ctx.needs[i].inputs.get("params", {}) for i in ctx.needs]
-    keys = ("optimizer", "lr", "schedule", "label_smoothing", "weight_decay", "batch_size")
-    shared = {tuple(p.get(k) for k in keys) for p in params}
-    if len(shared) == 1 and params and params[0].get("optimizer"):
-        return f"Every variant was trained with {training_recipe(params[0])}."
-    return "Training settings differ between variants; each variant's section states its own."
+def _metrics(result: Any) -> dict[str, float]:
+    """The numbers of a compared result: a record's metrics, or a project experiment's Section's."""
+    return dict(result.metrics) if isinstance(result, Record) else result.metrics()
+
+
+def _title(ctx, exp_id: str) -> str:
+    entry = ctx.needs[exp_id]
+    return entry.title or (entry.result.title if not isinstance(entry.result, Record) else exp_id)
 
 
 LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
@@ -301,9 +222,10 @@ LAPLACIAN = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
 
 def theory_walk(
     layers: list[str], input_size: int, classes: int, channels: int = 1
-) -> tuple[list[list[str]], list[list[str]], int]:
+) -> tuple[list[list[str]], list[list[Any]], int]:
     """Output size and parameter formula of every layer, from the parsed layer spec (the same
-    parser that builds the model), with the total parameter count, for `channels`-channel input."""
+    parser that builds the model), with the total parameter count, for `channels`-channel input.
+    Size rows are [layer, formula, output]; parameter rows [layer, formula, count]."""
     from reportgen.nn.layers import parse_layers
 
     size, flat = input_size, None
@@ -316,9 +238,9 @@ def theory_walk(
             new = theory.conv_output_size(size, k, pad, stride)
             size_rows.append([token, f"⌊({size} − {k} + 2·{pad}) / {stride}⌋ + 1", f"{new}×{new}×{c_out}"])
             n = theory.conv_params(k, channels, c_out, bias=not layer.bn)
-            param_rows.append([token, f"{k}·{k}·{channels}·{c_out}" + ("" if layer.bn else f" + {c_out}"), count(n)])
+            param_rows.append([token, f"{k}·{k}·{channels}·{c_out}" + ("" if layer.bn else f" + {c_out}"), n])
             if layer.bn:
-                param_rows.append([f"{token}: batch norm", f"2·{c_out} (scale, shift)", count(2 * c_out)])
+                param_rows.append([f"{token}: batch norm", f"2·{c_out} (scale, shift)", 2 * c_out])
                 n += 2 * c_out
             size, channels, total = new, c_out, total + n
         elif layer.kind == "pool":
@@ -333,14 +255,14 @@ def theory_walk(
             units = int(layer.size)
             n_in = flat or size * size * channels
             n = theory.linear_params(n_in, units, bias=not layer.bn)
-            param_rows.append([token, f"{n_in}·{units}" + ("" if layer.bn else f" + {units}"), count(n)])
+            param_rows.append([token, f"{n_in}·{units}" + ("" if layer.bn else f" + {units}"), n])
             if layer.bn:
-                param_rows.append([f"{token}: batch norm", f"2·{units} (scale, shift)", count(2 * units)])
+                param_rows.append([f"{token}: batch norm", f"2·{units} (scale, shift)", 2 * units])
                 n += 2 * units
             flat, total = units, total + n
     n_in = flat or size * size * channels
     n = theory.linear_params(n_in, classes)
-    param_rows.append([f"head ({classes} classes)", f"{n_in}·{classes} + {classes}", count(n)])
+    param_rows.append([f"head ({classes} classes)", f"{n_in}·{classes} + {classes}", n])
     return size_rows, param_rows, total + n
 
 
@@ -360,8 +282,8 @@ def theory_walk(
     },
     checks={"channels": at_least(1), "classes": at_least(2)},
 )
-def worked_theory(ctx) -> Section:
-    """Every number computed by reportgen.theory and checked against torch before it is shown."""
+def worked_theory(ctx) -> Record:
+    """Every number computed by reportgen.theory and checked against torch before it is stored."""
     import torch
     import torch.nn.functional as F
 
@@ -369,8 +291,7 @@ def worked_theory(ctx) -> Section:
     from reportgen.nn.summary import summarize
 
     image, kernel = ctx.params["image"], ctx.params["kernel"]
-    k = len(kernel)
-    p = theory.same_padding(k)
+    p = theory.same_padding(len(kernel))
     conv, terms = theory.conv2d_by_hand(image, kernel, padding=p)
     reference = F.conv2d(torch.tensor([[image]], dtype=torch.float64), torch.tensor([[kernel]], dtype=torch.float64), padding=p)
     assert torch.allclose(reference[0, 0], torch.tensor(conv, dtype=torch.float64)), "hand convolution disagrees with torch"
@@ -388,63 +309,15 @@ def worked_theory(ctx) -> Section:
     assert formula_total == real_total, f"formula {formula_total} != torch {real_total}"
     assert summarize(model, in_shape).total_params == real_total
 
-    same_rows = [[f"{kk}×{kk}", str(theory.same_padding(kk)), f"({kk} − 1) / 2"] for kk in (1, 3, 5, 7)]
     h, w = len(image), len(image[0])
     padded = theory.pad(image, p)
-    border = [(i, j) for i in range(len(padded)) for j in range(len(padded[0])) if i < p or j < p or i >= h + p or j >= w + p]
-    return Section(
-        title=ctx.exp.title,
-        summary="Each value below is worked out step by step and checked against PyTorch (F.conv2d, F.max_pool2d and the model's parameter count).",
-        items=[
-            Matrix(
-                title="Convolution set-up: image, kernel, zero padding",
-                caption=f"A discrete Laplacian kernel responds to edges and spots; a ring of p = {p} zeros keeps the {h}×{w} size.",
-                panels=[
-                    Panel(f"image ({h}×{w})", image),
-                    Panel(f"kernel ({k}×{k})", kernel),
-                    Panel(f"padded input, p = {p}", padded, border),
-                ],
-            ),
-            Table(
-                title="Convolution by hand, cell by cell",
-                caption="Each output cell is the sum of kernel × input over its window (zero terms of the kernel omitted).",
-                columns=["cell", "sum of products"],
-                rows=[[f"({i},{j})", terms[i][j]] for i in range(h) for j in range(w)],
-            ),
-            Matrix(
-                title="Convolution output",
-                caption="Identical to torch.nn.functional.conv2d(image, kernel, padding=1), checked when computed.",
-                panels=[Panel(f"output ({len(conv)}×{len(conv[0])})", conv)],
-            ),
-            Matrix(
-                title="Max pooling 2×2, stride 2",
-                caption="The largest value of each window survives (marked); identical to F.max_pool2d(x, 2).",
-                panels=[Panel("input (4×4)", grid, winners), Panel("output (2×2)", pooled)],
-            ),
-            Table(
-                title="'Same' padding at stride 1",
-                caption="Output = (W − k + 2p) / 1 + 1 = W exactly when p = (k − 1) / 2.",
-                columns=["kernel", "padding p", "formula"],
-                rows=same_rows,
-                highlight=[2],
-            ),
-            Table(
-                title="Output size through the baseline",
-                caption=(f"Output size = ⌊(W − K + 2P) / S⌋ + 1 from a {size}×{size}×{channels} input "
-                         f"({'RGB' if channels == 3 else 'one channel' if channels == 1 else f'{channels} channels'}, "
-                         "as the baseline is trained)."),
-                key=True,
-                columns=["layer", "formula", "output"],
-                rows=size_rows,
-            ),
-            Table(
-                title="Parameters of each baseline layer",
-                caption=(f"Conv: k·k·C_in·C_out + C_out (C_in = {channels} for the first); dense: n_in·n_out + n_out; "
-                         f"the head has one output per class ({classes}). The total, {count(formula_total)}, equals "
-                         "torch's sum of numel() over the model built from the same layers, checked when computed."),
-                columns=["layer", "formula", "parameters"],
-                rows=param_rows,
-                footer=["total", "", count(formula_total)],
-            ),
-        ],
-    )
+    border = [[i, j] for i in range(len(padded)) for j in range(len(padded[0])) if i < p or j < p or i >= h + p or j >= w + p]
+    return Record({
+        "image": image, "kernel": kernel, "padding": p, "padded": padded, "border": border,
+        "conv": conv, "terms": terms,
+        "pool_grid": grid, "pooled": pooled, "winners": [list(c) for c in winners],
+        "same_padding": [[k, theory.same_padding(k)] for k in (1, 3, 5, 7)],
+        "input": {"size": size, "channels": channels, "classes": classes},
+        "sizes": size_rows, "parameters": param_rows,
+        "metrics": {"parameters": int(formula_total)},
+    })  # fmt: skip

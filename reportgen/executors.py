@@ -87,13 +87,15 @@ def compute_job(spec: JobSpec) -> dict[str, Any]:
 
     threads = spec.threads or allocated_cores()
     prepare(threads)
-    exp = load_experiments(spec.config)[spec.exp_id]
+    registry = load_experiments(spec.config)
+    exp = registry[spec.exp_id]
     cache = Cache(Path(spec.cache_root))
     needs: dict[str, Entry] = {}
     for dep, key in spec.needs.items():
         entry = cache.load(dep, key)
         if entry is None:
             raise RuntimeError(f"the stored result of {dep} ({key}) cannot be read here: is {cache.root} shared?")
+        entry.title = registry[dep].title if dep in registry else entry.title  # as the inline planner names it
         needs[dep] = entry
     section, prov = compute(exp, spec.params, spec.config, spec.dataset, Path(spec.scratch), needs)
     import socket

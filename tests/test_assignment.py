@@ -220,6 +220,6 @@ def test_the_assignment_quotes_table_cells_that_agree_with_the_theory(assignment
     assert "The first convolution holds 2,432 parameters" in report
     assert f"Adam's validation accuracy was {adam.text}." in report
     theory = [i for i in cache.latest("theory").section.items if getattr(i, "kind", "") == "table"][-1]
-    assert theory.rows[0][1:] == ["5·5·3·32 + 32", "2,432"] and theory.footer[-1] == "390,410"
+    assert theory.text_rows()[0][1:] == ["5·5·3·32 + 32", "2,432"] and str(theory.footer[-1]) == "390,410"
     readme = assignment / "writeup" / "README.md"
     assert not readme.exists()  # a project without init's README gets none written

@@ -90,12 +90,12 @@ def test_theory_counts_what_the_layer_table_counts_on_an_rgb_folder(rgb_project:
 
     baseline, theory = latest(rgb_project, "arch-baseline"), latest(rgb_project, "theory")
     layer_table = tables(baseline)[0]  # Task 1's first table
-    assert layer_table.rows[0][3] == "2,432" and layer_table.footer[3] == "390,410"
+    assert layer_table.text_rows()[0][3] == "2,432" and str(layer_table.footer[3]) == "390,410"
     assert "3×32×32 input" in layer_table.caption
     assert baseline.section.metrics()["parameters"] == 390_410
     sizes, params = tables(theory)[-2:]
-    assert params.rows[0][1:] == ["5·5·3·32 + 32", "2,432"]
-    assert params.footer[-1] == "390,410" and "390,410" in params.caption and "C_in = 3" in params.caption
+    assert params.text_rows()[0][1:] == ["5·5·3·32 + 32", "2,432"]
+    assert str(params.footer[-1]) == "390,410" and "390,410" in params.caption and "C_in = 3" in params.caption
     assert params.rows[-1][0] == "head (10 classes)"
     assert "32×32×3 input" in sizes.caption and "RGB" in sizes.caption
     assert sizes.rows[0][2] == "32×32×32"
@@ -137,8 +137,8 @@ def test_theory_walk_counts_input_channels() -> None:
 
     grey = theory_walk(COURSE, 32, 10, channels=1)
     rgb = theory_walk(COURSE, 32, 10, channels=3)
-    assert grey[1][0][1:] == ["5·5·1·32 + 32", "832"] and grey[2] == 388_810
-    assert rgb[1][0][1:] == ["5·5·3·32 + 32", "2,432"] and rgb[2] == 390_410
+    assert grey[1][0][1:] == ["5·5·1·32 + 32", 832] and grey[2] == 388_810
+    assert rgb[1][0][1:] == ["5·5·3·32 + 32", 2432] and rgb[2] == 390_410
 
 
 # --- 16.3: [variants.X] takes every parameter the baseline takes; `reportgen show` ---------------

@@ -68,7 +68,8 @@ def numbers(result: Any) -> Any:
     label = f"{result.get('title', '')} {result.get('caption', '')}".lower()
     if result.get("kind") not in ("section", "table", None) and any(word in label for word in TIMING):
         return None  # a metric or figure of times ("epoch time", a cost-against-time chart)
-    out = {name: numbers(value) for name, value in result.items()}
+    # A record's fields of times ("epoch time", "wall_s") are left out by name.
+    out = {name: numbers(value) for name, value in result.items() if not any(word in name.lower() for word in TIMING)}
     if result.get("kind") == "table":
         keep = [i for i, col in enumerate(result.get("columns", []))
                 if not any(w in str(col).lower().replace(" ", "") for w in TIMING)]  # fmt: skip

@@ -79,7 +79,8 @@ def test_code_hash_covers_imported_helper_modules():
     task2 = {p.name for p in module_sources(EXPERIMENTS / "task2_training.py")}
     assert {"task2_training.py", "_ablation.py"} <= task2
     task1 = {p.name for p in module_sources(EXPERIMENTS / "task1_architecture.py")}
-    assert "_show.py" in task1 and "_ablation.py" not in task1
+    assert "_ablation.py" not in task1
+    assert "_show.py" not in task1 and "task1_present.py" not in task1  # formats and captions: not in Task 1's key
 
 
 def test_editing_a_project_helper_makes_its_experiment_stale(project):
@@ -147,7 +148,7 @@ def test_hand_edited_result_is_stale_with_reason(project, monkeypatch):
     entry = cache.latest("theory")
     result_file = entry.path / "result.json"
     data = json.loads(result_file.read_text())
-    data["items"][0]["title"] = 42
+    data["data"]["metrics"]["parameters"] = "many"
     result_file.write_text(json.dumps(data))
     listing = invoke("list")
     assert listing.exit_code == 0, listing.output
@@ -303,6 +304,6 @@ def test_engine_part_of_the_key_is_what_the_experiment_uses():
     used = set()
     for module in module_sources(EXPERIMENTS / "task1_architecture.py"):
         used |= {p.relative_to(ENGINE).as_posix() for p in engine_sources(module)}
-    assert {"nn/train.py", "nn/spec.py", "data/splits.py", "theory.py", "results.py"} <= used
+    assert {"nn/train.py", "nn/spec.py", "data/splits.py", "theory.py", "records.py"} <= used
     assert not any(p.startswith(("vis/", "render/")) for p in used)  # another task's code, or drawing
     assert "cli.py" not in used and "registry.py" not in used
