@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import dataclasses
 import errno
-import functools
-import hashlib
 import shutil
 import time
 from collections.abc import Callable
@@ -16,129 +12,23 @@ from typing import Any
 
 from reportgen import provenance
 from reportgen.blame import call_experiment
-from reportgen.paths import problem as path_problem
 from reportgen.cache import Cache, Entry, digest, why_stale
 from reportgen.config import Config
-from reportgen.data.sources import DatasetInfo, resolve_dataset
+from reportgen.data.sources import DatasetInfo
 from reportgen.errors import ReportgenError
 from reportgen.registry import Experiment
 from reportgen.records import Record
 from reportgen.results import InvalidResult, Section
 
-ENGINE = Path(__file__).resolve().parent
-# Engine modules that present or draw results but never change what an experiment computes.
-NOT_COMPUTING = ("render", "cli.py", "progress.py", "executors.py", "verify.py", "writeup.py", "scaffold.py", "registry.py",
-                 "params.py", "errors.py", "provenance.py", "__init__.py")
-
-
-def _source_hash(paths: list[Path]) -> str:
-    sha = hashlib.sha256()
-    for path in sorted(paths):
-        sha.update(path.read_bytes())
-    return sha.hexdigest()[:16]
-
-
-@functools.cache
-def module_sources(path: Path) -> tuple[Path, ...]:
-    """`path` and every module it imports from its own folder (transitively): the shared helpers
-    of the built-in experiments, or of a project's experiments folder."""
-    from reportgen.registry import PROJECT_MODULES
-
-    folder = path.parent
-    packages = {folder.name, PROJECT_MODULES}
-    seen: list[Path] = []
-    stack = [path]
-    while stack:
-        current = stack.pop()
-        if current in seen or not current.is_file():
-            continue
-        seen.append(current)
-        try:
-            tree = ast.parse(current.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, OSError):
-            continue
-        for node in ast.walk(tree):
-            names: list[str] = []
-            if isinstance(node, ast.ImportFrom):
-                module = node.module or ""
-                if node.level:  # from . import x / from ._helpers import y
-                    names = [module] if module else [alias.name for alias in node.names]
-                elif module.split(".")[0] in packages:
-                    names = [module.split(".", 1)[1]] if "." in module else [alias.name for alias in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name.split(".", 1)[1] for a in node.names if a.name.split(".")[0] in packages and "." in a.name]
-            for name in names:
-                stack.append(folder / f"{name.split('.')[0]}.py")
-    return tuple(sorted(seen))
-
-
-def _engine_module(dotted: str) -> Path | None:
-    """reportgen.a.b -> its file (module or package __init__), or None outside the engine."""
-    parts = dotted.split(".")
-    if parts[0] != "reportgen":
-        return None
-    base = ENGINE.joinpath(*parts[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-@functools.cache
-def engine_sources(path: Path) -> tuple[Path, ...]:
-    """The engine modules `path` imports, directly or through other engine modules (imports
-    inside functions included): a change to one of them can change what it computes. Editing
-    a module an experiment does not use (another task's visualisation, the renderer) leaves
-    its results current."""
-    seen: set[Path] = set()
-    stack = [path]
-    found: list[Path] = []
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        in_engine = ENGINE in current.parents
-        if in_engine and current != path:
-            rel = current.relative_to(ENGINE).as_posix()
-            if rel.split("/")[0] in NOT_COMPUTING:
-                continue
-            found.append(current)
-        try:
-            tree = ast.parse(current.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, OSError):
-            continue
-        package = ".".join(("reportgen", *current.relative_to(ENGINE).parent.parts)) if in_engine else ""
-        for node in ast.walk(tree):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                module = node.module or ""
-                if node.level and in_engine:
-                    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                    module = f"{base}.{module}" if module else base
-                elif node.level:
-                    continue
-                targets = [module] + [f"{module}.{a.name}" for a in node.names]
-            for target in targets:
-                file = _engine_module(target)
-                if file is not None:
-                    stack.append(file)
-    return tuple(sorted(set(found)))
-
-
-def engine_hash(source_file: Path) -> str:
-    """Hash of the engine modules that experiment code in `source_file` (and its helpers) uses."""
-    files: set[Path] = set()
-    for module in module_sources(source_file):
-        files.update(engine_sources(module))
-    return _source_hash(sorted(files))
-
-
-def versions() -> dict[str, str]:
-    v = provenance.library_versions()
-    return {k: v[k] for k in ("torch", "torchvision")}
+from reportgen.resolve import (  # noqa: F401 (re-exported)
+    check_overrides,
+    file_fingerprints,
+    param_resolver,
+    preflight,
+    resolve_config_dataset,
+    resolved_params,
+)
+from reportgen.keys import ENGINE, _source_hash, engine_hash, engine_sources, module_sources, versions  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -180,13 +70,13 @@ def plan(
 
     registry = registry or load_experiments(config)
     experiments = with_needs(experiments, registry)
-    _check_overrides(config, registry)
+    check_overrides(config, registry)
     planned: dict[str, Planned] = {}
     params_of = param_resolver(config, dataset, registry)
 
     for exp in experiments:
         params = params_of(exp.id)
-        files = _file_fingerprints(exp.id, params, config)
+        files = file_fingerprints(exp.id, params, config)
         inputs = {
             "experiment": exp.id,
             "params": params,
@@ -208,101 +98,6 @@ def plan(
         item.problem = cache.problems.get((exp.id, key), "")
         planned[exp.id] = item
     return list(planned.values())
-
-
-def param_resolver(
-    config: Config, dataset: DatasetInfo, registry: dict[str, Experiment], origins: dict[str, dict[str, str]] | None = None
-) -> Callable[[str], dict[str, Any]]:
-    """exp_id -> its resolved parameters (config overrides, linked parameters and the data's facts
-    applied, every value checked); `origins`, when given, receives where each value came from."""
-    from reportgen.data.facts import config_facts
-
-    resolved: dict[str, dict[str, Any]] = {}
-
-    @functools.cache
-    def facts() -> Any:  # read only when a parameter follows the data (a folder is listed once)
-        return config_facts(config, dataset)
-
-    def params_of(exp_id: str) -> dict[str, Any]:
-        if exp_id not in resolved:
-            if exp_id not in registry:
-                raise ReportgenError(f"a parameter refers to unknown experiment '{exp_id}'", exit_code=2)
-            values, sources = registry[exp_id].resolve_sourced(
-                config.profile.value, config.experiments.get(exp_id), source=config.source.name,
-                lookup=lambda other, name: params_of(other)[name], data=facts,
-            )  # fmt: skip
-            resolved[exp_id] = values
-            if origins is not None:
-                origins[exp_id] = sources
-        return resolved[exp_id]
-
-    return params_of
-
-
-def _path_params(params: dict[str, Any]) -> dict[str, list[str]]:
-    """Parameters that name the user's image files ("images", "content_images", ...)."""
-    found = {}
-    for name, value in params.items():
-        if "image" in name and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            found[name] = value
-        elif "image" in name and isinstance(value, str) and Path(value).suffix:
-            found[name] = [value]
-    return found
-
-
-def _file_fingerprints(exp_id: str, params: dict[str, Any], config: Config) -> dict[str, str]:
-    """sha256 of every image file a parameter names (relative paths from the project folder),
-    each checked first as the project's own picture: inside the project, a raster image."""
-    from reportgen.pictures import check_picture
-
-    prints = {}
-    for name, values in _path_params(params).items():
-        for value in values:
-            if not Path(value).suffix:
-                continue  # a bundled sample's name, not a file
-            path = config.resolve(Path(value).expanduser())
-            why = path_problem(path, "file")  # stat only: a named pipe must not hang the read below
-            if why is not None:
-                raise ReportgenError(
-                    f"{config.source.name}: [experiments.{exp_id}] {name}: '{value}' {why}",
-                    f"give a path to an image file (relative paths start at {config.root.resolve()})",
-                    2,
-                )
-            key = f"[experiments.{exp_id}] {name}"
-            # Pictures from a parameter are published in the figures: the logo's rules apply.
-            path = check_picture(Path(value).expanduser(), config.root, key, config.source)
-            if path.suffix.lower() == ".svg":
-                raise ReportgenError(f"{config.source.name}: {key}: '{value}' is a vector drawing the network cannot read",
-                                     "use a PNG or JPEG photo", 2)  # fmt: skip
-            try:
-                prints[value] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-            except OSError:
-                raise ReportgenError(
-                    f"{config.source.name}: [experiments.{exp_id}] {name}: cannot read '{value}'",
-                    f"give a path to an image file (relative paths start at {config.root.resolve()})",
-                    2,
-                ) from None
-    return prints
-
-
-def resolved_params(params: dict[str, Any], config: Config) -> dict[str, Any]:
-    """The parameters an experiment gets: image paths made absolute from the project folder."""
-    out = dict(params)
-    for name, values in _path_params(params).items():
-        absolute = [str(config.resolve(Path(v).expanduser())) if Path(v).suffix else v for v in values]
-        out[name] = absolute if isinstance(params[name], list) else absolute[0]
-    return out
-
-
-def _check_overrides(config: Config, registry: dict[str, Experiment]) -> None:
-    """An override table that names no experiment is a typo: say so, with the closest ids."""
-    import difflib
-
-    for exp_id in config.experiments:
-        if exp_id not in registry and exp_id not in config.disabled_ids():
-            close = difflib.get_close_matches(exp_id, list(registry), n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids"
-            raise ReportgenError(f"{config.source.name}: [experiments.{exp_id}] names no experiment", hint, 2)
 
 
 @dataclass
@@ -548,35 +343,3 @@ def _skipped_notice(skipped: list[str]) -> str:
         return ""
     names = ", ".join(Path(p).name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
     return f"{len(skipped)} unreadable image file(s) were skipped: {names}."
-
-
-LAYER_PARAMS = ("layers", "deeper_layers")
-
-
-def preflight(items: list[Planned], dataset: DatasetInfo) -> None:
-    """Builds every layer spec about to be trained on its input size, before any training starts,
-    so that a spec that does not fit fails in a second instead of after minutes of other work."""
-    from reportgen.data.sources import native_shape
-    from reportgen.nn.spec import build_model
-
-    channels, height, _ = native_shape(dataset)
-    for item in items:
-        size = item.params.get("image_size") or item.params.get("input_size") or height
-        for name in LAYER_PARAMS:
-            layers = item.params.get(name)
-            if isinstance(layers, list) and layers and isinstance(size, int):
-                try:
-                    build_model(layers, (channels, size, size), 10, item.params.get("activation", "relu"))
-                except ReportgenError as exc:
-                    hint = f"{exc.hint}, or a larger image_size ('reportgen show {item.exp.id}' says where {size} came from)"
-                    raise ReportgenError(f"[experiments.{item.exp.id}] {name}: {exc.message}", hint, 2) from None
-
-
-def resolve_config_dataset(config: Config) -> DatasetInfo:
-    root = config.resolve(config.data_root) if config.data_root is not None else None
-    info = resolve_dataset(config.dataset, root, config.fallback, config.download, config.image_size)
-    if root is not None and not root.exists() and info.location != str(root):
-        # Not silently: the configured folder was not there, the data came from elsewhere.
-        said = f"data_root {config.data_root} does not exist; {info.display} was read from {info.location}"
-        info = dataclasses.replace(info, notice=f"{said}. {info.notice}".strip())
-    return info
