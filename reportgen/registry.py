@@ -13,7 +13,6 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
-import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -315,115 +314,19 @@ def _clashes(previous: Experiment, fn: Callable[..., Any]) -> bool:
     return previous.fn.__qualname__ != fn.__qualname__
 
 
-def _builtin_modules() -> list[Any]:
-    import experiments
-
-    modules = []
-    for info in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            modules.append(importlib.import_module(f"experiments.{info.name}"))
-    return modules
-
-
-def _project_modules(folder: Path) -> list[Any]:
-    """Imports every `*.py` in the project's experiments folder by path (not by package name).
-
-    The folder becomes the package `reportgen_project`, so its modules share helpers with
-    relative imports (`from ._helpers import x`) and never shadow our `experiments` package.
-    """
-    import types
-
-    folder = folder.resolve()  # two projects' "experiments" relative to their own folders differ
-    stamp = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.py"))
-    package = sys.modules.get(PROJECT_MODULES)
-    if (package is None or list(getattr(package, "__path__", [])) != [str(folder)]
-            or getattr(package, "__reportgen_stamp__", None) != stamp):  # fmt: skip
-        # Another project's (or an edited file's older) modules and registrations share our module
-        # names: forget them all, or they would pass for this project's current code.
-        for name in [n for n in sys.modules if n.startswith(f"{PROJECT_MODULES}.")]:
-            del sys.modules[name]
-        for exp_id in [i for i, e in _REGISTRY.items() if e.module.startswith(f"{PROJECT_MODULES}.")]:
-            del _REGISTRY[exp_id]
-        package = types.ModuleType(PROJECT_MODULES)
-        package.__path__ = [str(folder)]  # type: ignore[attr-defined]
-        package.__reportgen_stamp__ = stamp  # type: ignore[attr-defined]
-        sys.modules[PROJECT_MODULES] = package
-    modules = []
-    names: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        name = f"{PROJECT_MODULES}.{path.stem.replace('-', '_')}"
-        if name in names:
-            raise ReportgenError(f"{names[name]} and {path} load as the same module '{name}'", "rename one of them", 2)
-        names[name] = path
-        if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-            modules.append(sys.modules[name])
-            continue
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            continue
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except ReportgenError:
-            del sys.modules[name]
-            raise
-        except (Exception, SystemExit) as exc:  # the student's code: say where, not a traceback
-            del sys.modules[name]
-            raise _load_failed(path, exc) from exc
-        modules.append(module)
-    return modules
-
-
-def _load_failed(path: Path, exc: BaseException, doing: str = "") -> ReportgenError:
-    """One line for a project module that raised or exited while being imported (or, with
-    `doing`, in that function of it)."""
-    from reportgen.blame import innermost_in, shown
-
-    where = innermost_in(exc.__traceback__, path.parent)
-    if isinstance(exc, SyntaxError) and exc.lineno:  # raised by the compiler, not from a frame of the file
-        where = (Path(exc.filename or path), exc.lineno)
-    place = f"{shown(where[0], Path.cwd())}:{where[1]}" if where else shown(path, Path.cwd())
-    when = f"in {doing}()" if doing else "while being loaded"
-    if isinstance(exc, SystemExit):
-        return ReportgenError(
-            f"{place}: the project's module exits the interpreter {when} (SystemExit {exc.code!r})",
-            "a module in experiments/ is imported to find its experiments: put a sys.exit() under "
-            "`if __name__ == \"__main__\":` or remove it",
-            2,
-        )
-    return ReportgenError(
-        f"{place}: the project's module {'failed ' + when if doing else 'cannot be loaded'}: {type(exc).__name__}: {exc}",
-        "fix the file (this is the project's own code), or run with --debug for the traceback",
-        2,
-    )
-
-
-def _call_hook(module: Any, hook: Callable[..., Any], config: Any, registry: dict[str, Experiment]) -> dict[str, Experiment]:
-    """A module's from_config(config, registry); a project module's failure names its file and line."""
-    try:
-        return hook(config, registry)
-    except ReportgenError:
-        raise
-    except (Exception, SystemExit) as exc:
-        if not module.__name__.startswith(f"{PROJECT_MODULES}."):
-            raise
-        raise _load_failed(Path(module.__file__), exc, "from_config") from exc
-
-
 def load_experiments(config: Any = None) -> dict[str, Experiment]:
     """The registry by id: built-in experiments, the project's own, and what the config adds.
 
     With a config, titles set in `[experiments.ID] title = ...` replace ours and "tag:" needs
     are expanded. The global registry is never changed by a config.
     """
-    modules = _builtin_modules()
+    from reportgen.modules import builtin_modules, call_hook, project_modules
+
+    modules = builtin_modules()
     if config is not None:
         folder = config.resolve(config.experiments_dir)
         if folder.is_dir() and folder.resolve() != Path(modules[0].__file__).resolve().parent:
-            modules += _project_modules(folder)
+            modules += project_modules(folder)
     # Another project's experiments (loaded earlier in this process) are not this project's.
     current = {m.__name__ for m in modules}
     registry = {
@@ -435,7 +338,7 @@ def load_experiments(config: Any = None) -> dict[str, Experiment]:
         for module in modules:
             hook = getattr(module, "from_config", None)
             if hook is not None:
-                registry = _call_hook(module, hook, config, registry)
+                registry = call_hook(module, hook, config, registry)
         for exp_id, overrides in config.experiments.items():
             title = overrides.get("title") if isinstance(overrides, dict) else None
             if exp_id in registry and title is not None:
@@ -485,76 +388,5 @@ def _expand_needs(exp: Experiment, registry: dict[str, Experiment]) -> tuple[str
     return tuple(dict.fromkeys(needs))
 
 
-def parse_tasks(spec: str) -> list[int]:
-    """'all', '1', 'architecture', '1,2' -> task numbers; an unknown one is a ReportgenError."""
-    by_name = {slug: number for number, (slug, _) in TASKS.items()}
-    chosen: list[int] = []
-    for part in (p.strip().lower() for p in spec.split(",")):
-        if part == "all":
-            return sorted(TASKS)
-        number = by_name.get(part) or (int(part) if part.isdigit() else None)
-        if number not in TASKS:
-            valid = ", ".join(f"{n}|{slug}" for n, (slug, _) in TASKS.items())
-            raise ReportgenError(f"unknown task '{part}'", f"use all or one of {valid}", 2)
-        chosen.append(number)
-    return sorted(set(chosen))
-
-
-def parse_ids(spec: str, registry: dict[str, Experiment]) -> list[str]:
-    """'t2-optimizers,theory' -> ids in the registry; an unknown one names the closest ids."""
-    ids = [part.strip() for part in spec.split(",") if part.strip()]
-    if not ids:
-        raise ReportgenError("no experiment given", "see 'reportgen list' for the ids", 2)
-    for exp_id in ids:
-        if exp_id not in registry:
-            close = difflib.get_close_matches(exp_id, list(registry), n=3)
-            raise ReportgenError(f"unknown experiment '{exp_id}'",
-                                 f"did you mean {', '.join(close)}?" if close else "see 'reportgen list' for the ids", 2)
-    return list(dict.fromkeys(ids))
-
-
-def select(registry: dict[str, Experiment], tasks: list[int], ids: list[str] | None = None) -> list[Experiment]:
-    """The experiments of `tasks` (or just `ids`) plus whatever they need, in dependency order."""
-    chosen = [registry[i] for i in ids] if ids is not None else [e for e in registry.values() if e.task in tasks]
-    return with_needs(chosen, registry)
-
-
-def with_needs(experiments: list[Experiment], registry: dict[str, Experiment]) -> list[Experiment]:
-    """`experiments` plus whatever they need (transitively), in dependency order: registration
-    order, except that an experiment comes after everything it needs. Every command plans
-    through this, so none can meet an experiment before the ones it reads."""
-    chosen = {e.id for e in experiments}
-    registry = {**registry, **{e.id: e for e in experiments}}
-    stack = list(chosen)
-    while stack:
-        exp_id = stack.pop()
-        for dep in registry[exp_id].needs:
-            if dep not in registry:
-                raise ReportgenError(f"experiment '{exp_id}' needs unknown experiment '{dep}'", exit_code=2)
-            if dep not in chosen:
-                chosen.add(dep)
-                stack.append(dep)
-    return _dependency_order([registry[i] for i in sorted(chosen, key=lambda i: registry[i].order)])
-
-
-def _dependency_order(experiments: list[Experiment]) -> list[Experiment]:
-    """Registration order, except that an experiment comes after everything it needs."""
-    by_id = {e.id: e for e in experiments}
-    ordered: list[Experiment] = []
-    state: dict[str, str] = {}
-
-    def visit(exp: Experiment) -> None:
-        if state.get(exp.id) == "done":
-            return
-        if state.get(exp.id) == "visiting":
-            raise ReportgenError(f"experiment '{exp.id}' needs itself through its dependencies", exit_code=2)
-        state[exp.id] = "visiting"
-        for dep in exp.needs:
-            if dep in by_id:
-                visit(by_id[dep])
-        state[exp.id] = "done"
-        ordered.append(exp)
-
-    for exp in experiments:
-        visit(exp)
-    return ordered
+# Choosing experiments by task or id, in dependency order (re-exported: commands import them from here).
+from reportgen.selection import parse_ids, parse_tasks, select, with_needs  # noqa: E402, F401
