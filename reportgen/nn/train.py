@@ -235,18 +235,10 @@ class Progress:
 
 
 def fit(
-    model: nn.Module,
-    data: Splits,
-    settings: TrainSettings,
-    *,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    augment: Augment | None = None,
-    progress: Progress | None = None,
-    label: str = "training",
-    callbacks: list[Callback] = (),
-    param_groups: list[dict[str, Any]] | None = None,
-) -> FitResult:
+    model: nn.Module, data: Splits, settings: TrainSettings, *, seed: int = 0, device: torch.device | str = "cpu",
+    augment: Augment | None = None, progress: Progress | None = None, label: str = "training",
+    callbacks: list[Callback] = (), param_groups: list[dict[str, Any]] | None = None,
+) -> FitResult:  # fmt: skip
     """Trains `model` on data.train, validating each epoch; returns history and final scores.
 
     Only parameters with requires_grad train; frozen BatchNorm layers stay in eval mode.
@@ -258,13 +250,12 @@ def fit(
     progress = progress or Progress()
     model.to(device)
     train_x, train_y = data.train.x.to(device), data.train.y.to(device)
-    n, bs = len(train_y), settings.batch_size
     layout = settings.memory_format
     if layout == "auto" or train_x.dim() != 4:
         layout = memory_format_for(device) if train_x.dim() == 4 else "contiguous"
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     model.to(memory_format=fmt)
-    steps = (n + bs - 1) // bs
+    steps = (len(train_y) + settings.batch_size - 1) // settings.batch_size
     opt = _optimizer(model, settings, param_groups)
     sched = _scheduler(opt, settings, steps)
     gen = torch.Generator().manual_seed(seed)
@@ -272,11 +263,10 @@ def fit(
     # alone, not on what ran earlier in the process.
     torch.manual_seed(seed)
     history: list[EpochStats] = []
-    initial_loss = math.nan
-    best_acc, best_epoch, best_state, stale = -1.0, 0, None, 0
+    initial_loss, best_acc, best_epoch, best_state, stale = math.nan, -1.0, 0, None, 0
     progress.start(label, settings.epochs * steps)
     model.train()
-    freeze_batchnorm(model)
+    freeze_batchnorm(model)  # before the callbacks' first look, as in every epoch
     for callback in callbacks:
         callback.on_train_start(model)
     try:
@@ -284,34 +274,12 @@ def fit(
             model.train()
             freeze_batchnorm(model)
             lr = opt.param_groups[0]["lr"]
-            loss_sum, correct, seen = 0.0, 0, 0
             started = time.perf_counter()
-            order = torch.randperm(n, generator=gen).to(device)
-            for start in range(0, n, bs):
-                idx = order[start : start + bs]
-                if len(idx) < 2:  # a batch of one breaks batch norm and says nothing
-                    continue
-                x, y = train_x[idx], train_y[idx]
-                if augment is not None:
-                    x = augment(x, gen)
-                if layout == "channels_last":
-                    x = x.contiguous(memory_format=fmt)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=settings.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if settings.clip_grad > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), settings.clip_grad)
-                opt.step()
-                if settings.schedule == "onecycle":
-                    sched.step()
-                value = loss.item()
-                if epoch == 1 and seen == 0:
-                    initial_loss = value
-                loss_sum += value * len(idx)
-                correct += (logits.argmax(1) == y).sum().item()
-                seen += len(idx)
-                progress.advance()
+            loss_sum, correct, seen, first = _train_epoch(
+                model, opt, sched, settings, train_x, train_y, gen, augment, fmt if layout == "channels_last" else None, progress
+            )  # fmt: skip
+            if epoch == 1:
+                initial_loss = first
             seconds = time.perf_counter() - started
             val = evaluate(model, data.val, settings.eval_batch_size)
             history.append(EpochStats(epoch, loss_sum / max(seen, 1), correct / max(seen, 1), val.loss, val.acc, lr, seconds))
@@ -335,15 +303,59 @@ def fit(
         progress.done()
     for callback in callbacks:
         callback.on_train_end(model, history)
-    stopped_early = len(history) < settings.epochs
     if best_state is not None:
         model.load_state_dict(best_state)
+    return _final_scores(model, data, settings, history, restored=best_state is not None, best_epoch=best_epoch,
+                         layout=layout, initial_loss=initial_loss)  # fmt: skip
+
+
+def _train_epoch(
+    model: nn.Module, opt: torch.optim.Optimizer, sched: Any, settings: TrainSettings, train_x: torch.Tensor,
+    train_y: torch.Tensor, gen: torch.Generator, augment: Augment | None, fmt: torch.memory_format | None,
+    progress: Progress,
+) -> tuple[float, int, int, float]:  # fmt: skip
+    """One pass over the training images in a seeded order: (summed loss, correct, seen, first
+    batch's loss). `fmt` converts each batch to channels_last when the model runs in it."""
+    n, bs = len(train_y), settings.batch_size
+    loss_sum, correct, seen, first = 0.0, 0, 0, math.nan
+    order = torch.randperm(n, generator=gen).to(train_x.device)
+    for start in range(0, n, bs):
+        idx = order[start : start + bs]
+        if len(idx) < 2:  # a batch of one breaks batch norm and says nothing
+            continue
+        x, y = train_x[idx], train_y[idx]
+        if augment is not None:
+            x = augment(x, gen)
+        if fmt is not None:
+            x = x.contiguous(memory_format=fmt)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=settings.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if settings.clip_grad > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), settings.clip_grad)
+        opt.step()
+        if settings.schedule == "onecycle":
+            sched.step()
+        value = loss.item()
+        if seen == 0:
+            first = value
+        loss_sum += value * len(idx)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(idx)
+        progress.advance()
+    return loss_sum, correct, seen, first
+
+
+def _final_scores(model: nn.Module, data: Splits, settings: TrainSettings, history: list[EpochStats], *,
+                  restored: bool, best_epoch: int, layout: str, initial_loss: float) -> FitResult:  # fmt: skip
+    """Train (capped), validation and test scores of the weights `fit` ends with."""
     bs_eval = settings.eval_batch_size
     cap = settings.train_eval_size or len(data.train)
     train_part = data.train if cap >= len(data.train) else Split(data.train.x[:cap], data.train.y[:cap])
     # The last epoch's validation pass already scored these weights, unless the best epoch's were restored.
     last = history[-1] if history else None
-    same_weights = last is not None and best_state is None
+    same_weights = last is not None and not restored
     val = Score(last.val_loss, last.val_acc) if same_weights else evaluate(model, data.val, bs_eval)
     return FitResult(
         history=history,
@@ -351,7 +363,7 @@ def fit(
         val=val,
         test=evaluate(model, data.test, bs_eval),
         best_epoch=best_epoch,
-        stopped_early=stopped_early,
+        stopped_early=len(history) < settings.epochs,
         memory_format=layout,
         state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         initial_loss=initial_loss,
