@@ -13,6 +13,7 @@ from PIL import Image
 from reportgen.cache import Cache, Entry
 from reportgen.config import load_config
 from reportgen.errors import ReportgenError
+from reportgen.presenting import present
 from reportgen.registry import load_experiments
 from reportgen.results import ImageGrid, Metric, Table
 from reportgen.runner import Context, param_resolver, resolve_config_dataset
@@ -197,7 +198,7 @@ def test_data_prints_classes_counts_size_and_channels(tmp_path: Path) -> None:
 
 
 def test_filter_words_say_what_the_filters_are() -> None:
-    from experiments.task3_visualisation import filter_words
+    from experiments.task3_present import filter_words
 
     rgb_kind, rgb_drawn = filter_words(3, 0.5, both=True)
     assert rgb_kind == "RGB" and "grey is zero" not in rgb_drawn and "colour" in rgb_drawn
@@ -225,7 +226,7 @@ def test_filters_slide_on_an_rgb_model_says_rgb_and_the_images_it_trained_on(rgb
     used = int(baseline.section.metrics()["training images"])
     assert used == 52  # 80 images: 16 held out for test, 12 drawn for validation; train_size asked for 2,000
     ctx = _context(rgb_project, "t3-filters", {"arch-baseline": baseline})
-    section = ctx.exp.fn(ctx)
+    section = present(ctx.exp.id, ctx.exp.fn(ctx), title=ctx.exp.title, params=ctx.params, files=ctx.files)
     own = [i for i in section.items if isinstance(i, ImageGrid)][0]
     assert "32 RGB 5×5 filters in conv1" in section.summary and "single-channel" not in section.summary
     assert "RGB 5×5 filters of conv1" in own.caption and "grey is zero" not in own.caption

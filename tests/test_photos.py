@@ -18,14 +18,15 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.task3_visualisation import _own, _test_images
+from experiments._task3 import chosen_images, own_model
 from reportgen.cache import Entry
 from reportgen.data.sources import resolve_dataset
 from reportgen.errors import ReportgenError
 from reportgen.nn.backbones import load_backbone, normalise
 from reportgen.nn.train import Progress
+from reportgen.presenting import present
 from reportgen.registry import load_experiments
-from reportgen.results import Bars, ImageGrid, Table
+from reportgen.results import Bars, ImageGrid, Section, Table
 from reportgen.runner import Context
 from reportgen.vis.photos import photo_view, whole_with_crop
 from tests.conftest import CONFIG, invoke
@@ -65,7 +66,12 @@ def wide_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _chosen(ctx: Context, chosen: int | list[int]) -> Any:
     """The test images Task 3 picks for `chosen`, as its experiments do."""
-    return _test_images(ctx, _own(ctx), chosen)
+    return chosen_images(ctx, own_model(ctx), chosen)
+
+
+def _run(ctx: Context) -> Section:
+    """The experiment's record, presented as readers see it."""
+    return present(ctx.exp.id, ctx.exp.fn(ctx), title=ctx.exp.title, params=ctx.params, files=ctx.files)
 
 
 def _context(exp_id: str, root: Path, needs: dict[str, Entry], overrides: dict[str, Any] | None = None) -> Context:
@@ -80,7 +86,9 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Entry:
     root = tmp_path_factory.mktemp("baseline")
     ctx = _context("arch-baseline", root, {}, {"epochs": 1, "train_size": 300, "test_size": 100})
     section = REGISTRY["arch-baseline"].fn(ctx)
-    return Entry(path=root / "arch-baseline", key="test", section=section, inputs={"params": ctx.params}, provenance={})
+    # Titled as the runner titles a stored entry (a record is presented under this build's title).
+    return Entry(path=root / "arch-baseline", key="test", section=section, inputs={"params": ctx.params}, provenance={},
+                 title=ctx.exp.title)
 
 
 # --- the loader -------------------------------------------------------------------------------
@@ -126,7 +134,7 @@ def test_chelsea_and_coffee_keep_their_top1_class_with_the_centre_crop(lite0) ->
 
 def test_classify_shows_the_whole_photo_and_says_centre_crop(wide_file: Path, tmp_path: Path) -> None:
     ctx = _context("t3-classify", tmp_path, {}, {"photos": [], "images": [str(wide_file)]})
-    section = REGISTRY["t3-classify"].fn(ctx)
+    section = _run(ctx)
     bars = next(i for i in section.items if isinstance(i, Bars))
     table = next(i for i in section.items if isinstance(i, Table))
     assert "centre crop, 224 × 224" in bars.caption and "902 × 300" in bars.caption
@@ -140,7 +148,7 @@ def test_classify_shows_the_whole_photo_and_says_centre_crop(wide_file: Path, tm
 def test_gradcam_uses_exactly_the_chosen_test_images_and_files(baseline: Entry, wide_file: Path, tmp_path: Path) -> None:
     ctx = _context("t3-gradcam", tmp_path, {"arch-baseline": baseline},
                    {"photos": [], "images": [str(wide_file)], "test_images": [3, 17]})  # fmt: skip
-    section = REGISTRY["t3-gradcam"].fn(ctx)
+    section = _run(ctx)
     photos, tests = (i for i in section.items if isinstance(i, ImageGrid))
     assert "'wide.png'" in photos.caption and "centre crop, 224 × 224" in photos.caption
     whole, crop = (np.load(ctx.files / name) for name in photos.images[:2])
@@ -161,7 +169,7 @@ def test_gradcam_uses_exactly_the_chosen_test_images_and_files(baseline: Entry, 
 def test_activations_take_a_test_index_and_an_image_file(baseline: Entry, wide_file: Path, tmp_path: Path) -> None:
     ctx = _context("t3-activations", tmp_path, {"arch-baseline": baseline},
                    {"test_index": 5, "image": str(wide_file), "channels": 2})  # fmt: skip
-    section = REGISTRY["t3-activations"].fn(ctx)
+    section = _run(ctx)
     own, backbone = (i for i in section.items if isinstance(i, ImageGrid))
     chosen = _chosen(ctx, [5])
     assert f"test image 5 ({chosen.names[0]})" in own.caption

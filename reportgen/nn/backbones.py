@@ -60,6 +60,15 @@ class Backbone:
     _head: str = field(default="fc", repr=False)
     _body: Callable[[nn.Module, Tensor], Tensor] | None = field(default=None, repr=False)
     _first_conv: str = field(default="", repr=False)
+    _layer_labels: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def title(self) -> str:  # as a reader reads it ("EfficientNet-Lite0", "VGG16")
+        return TITLES.get(self.name, self.name)
+
+    def layer_label(self, name: str) -> str:
+        """A layer's name as a reader reads it ("block 9", "relu4_2", "head conv"); else `name`."""
+        return self._layer_labels.get(name, name)
 
     def features(self, x: Tensor) -> Tensor:
         """Pooled penultimate features (N, D): what the classifier's last Linear layer sees."""
@@ -181,6 +190,8 @@ def _build_efficientnet(download: bool) -> Backbone:
         _head="fc",
         _body=lambda m, x: m.forward_features(x),
         _first_conv="stem.conv",
+        # 1-based block numbers, as papers and the timm model card count them
+        _layer_labels={"stem": "stem", "conv_head": "head conv", **{f"blocks.{i}": f"block {i + 1}" for i in range(len(model.blocks))}},
     )
 
 
@@ -260,7 +271,18 @@ def _build_torchvision(name: str, download: bool) -> Backbone:
         _head=head,
         _body=body,
         _first_conv=first,
+        _layer_labels=_vgg_relu_names(model.features) if name == "vgg16" else {},
     )
+
+
+def _vgg_relu_names(features: nn.Sequential) -> dict[str, str]:
+    """`features.<i>` of the ReLU after each conv -> Gatys' name ("relu4_2"; a max pool ends a block)."""
+    names, block, conv = {}, 1, 0
+    for i, m in enumerate(features):
+        block, conv = (block + 1, 0) if isinstance(m, nn.MaxPool2d) else (block, conv + isinstance(m, nn.Conv2d))
+        if isinstance(m, nn.ReLU):
+            names[f"features.{i}"] = f"relu{block}_{conv}"
+    return names
 
 
 # --- registry ------------------------------------------------------------------------------
