@@ -239,7 +239,7 @@ def test_filters_slide_on_an_rgb_model_says_rgb_and_the_images_it_trained_on(rgb
 def test_task2_sentences_quote_the_images_trained_on(rgb_project: Path) -> None:
     for exp_id, words in (("t2-dropout", "Trained on {n} images"), ("t2-augmentation", "on {n} training images")):
         ctx = _context(rgb_project, exp_id, {}, {"epochs": 1, "seeds": 1})
-        section = ctx.exp.fn(ctx)
+        section = present(exp_id, ctx.exp.fn(ctx), title=ctx.exp.title, params=ctx.params, files=ctx.files)
         n = len(ctx.data().train)
         assert n < ctx.params["train_size"]  # the folder gave fewer than asked for
         assert words.format(n=n) in section.summary, section.summary
@@ -249,14 +249,13 @@ def test_task2_sentences_quote_the_images_trained_on(rgb_project: Path) -> None:
 
 
 def _runs(values: dict[str, float]):
-    from types import SimpleNamespace
 
-    from experiments._ablation import Variant, VariantRuns
+    from experiments._ablation_present import Runs
 
     def run(v: float):
-        return SimpleNamespace(val=SimpleNamespace(acc=v), diverged=False)
+        return {"val": {"acc": v}, "diverged": False}
 
-    return [VariantRuns(Variant(label), {}, [run(v)]) for label, v in values.items()]
+    return [Runs({"label": label, "changes": {}, "runs": [run(v)], "train_images": 0}, {}) for label, v in values.items()]
 
 
 @pytest.mark.parametrize("values", [
@@ -265,7 +264,7 @@ def _runs(values: dict[str, float]):
     {"adam": 0.90, "sgd": 0.90, "adamw": 0.85},     # a tie with the baseline
 ])  # fmt: skip
 def test_headline_boxes_never_repeat_a_value_under_another_name(values: dict[str, float]) -> None:
-    from experiments._ablation import headline_metrics
+    from experiments._ablation_present import headline_metrics
 
     metrics = headline_metrics(_runs(values))
     assert [m.title for m in metrics] == [f"val accuracy, {label}" for label in values]

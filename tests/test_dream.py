@@ -128,7 +128,8 @@ def test_a_layer_the_model_lacks_is_named(photo) -> None:
 @pytest.mark.parametrize("exp_id", ["t5-dream-layers", "t5-dream-settings"])
 def test_dream_experiments_store_grids_with_captions(tmp_path, exp_id: str) -> None:
     from reportgen.registry import load_experiments
-    from reportgen.results import Curves, ImageGrid, from_dict
+    from reportgen.results import Curves, ImageGrid
+    from tests.test_style import presented
     from reportgen.runner import Context
 
     exp = load_experiments()[exp_id]
@@ -142,7 +143,7 @@ def test_dream_experiments_store_grids_with_captions(tmp_path, exp_id: str) -> N
         files=tmp_path / "files",
         progress=None,
     )
-    section = from_dict(exp.fn(ctx).to_dict())
+    section = presented(exp, exp.fn(ctx), params, tmp_path / "files")
     grid = next(i for i in section.items if isinstance(i, ImageGrid))
     assert grid.key and grid.labels[0] == "photo: chelsea"
     for name in grid.images:

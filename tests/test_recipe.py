@@ -17,6 +17,7 @@ from reportgen.data.splits import Splits, make_splits
 from reportgen.nn.spec import build_model
 from reportgen.nn.train import Progress, TrainSettings, evaluate, fit
 from reportgen.params import check_all
+from reportgen.presenting import present
 from reportgen.registry import load_experiments
 from reportgen.results import Metric, Table
 from reportgen.runner import Context
@@ -84,7 +85,7 @@ def test_a_diverged_optimiser_is_marked_and_never_ranked(tmp_path: Path):
     ctx = Context(exp=exp, params=params, seed=0, device_name="cpu", dataset=DIGITS, files=tmp_path / "files",
                   progress=Progress())  # fmt: skip
     ctx.files.mkdir(parents=True)
-    section = exp.fn(ctx)
+    section = present(exp.id, exp.fn(ctx), title=exp.title, params=ctx.params, files=ctx.files)
     table = next(i for i in section.items if isinstance(i, Table))
     assert [row[0] for row in table.rows] == ["adam", "sgd (diverged)"]
     assert "sgd (diverged) diverged" not in table.caption and "sgd diverged (training loss NaN or above" in table.caption

@@ -14,8 +14,8 @@ from reportgen.vis.style import (
     stylise,
     to_image,
     to_tensor,
-    total_variation,
 )
+from reportgen.vis.pixels import squared_variation
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -85,10 +85,10 @@ def test_gram_matrix_matches_a_direct_computation() -> None:
 
 
 def test_total_variation_is_zero_on_a_flat_image_and_counts_steps() -> None:
-    assert float(total_variation(torch.full((1, 3, 6, 6), 0.4))) == 0.0
+    assert float(squared_variation(torch.full((1, 3, 6, 6), 0.4))) == 0.0
     stripes = torch.zeros(1, 1, 4, 4)
     stripes[..., :, 1::2] = 1.0  # every horizontal neighbour differs by 1, vertical ones by 0
-    assert float(total_variation(stripes)) == pytest.approx(1.0)
+    assert float(squared_variation(stripes)) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
@@ -172,9 +172,14 @@ def test_to_tensor_accepts_grey_and_uint8() -> None:
 
 
 def run_experiment(exp_id: str, tmp_path, **overrides):
-    """Runs a registered Task 5 experiment with the quick parameters shrunk to seconds."""
+    """Runs a registered Task 5 experiment with the quick parameters shrunk to seconds; what readers see."""
+    exp, record, params = compute(exp_id, tmp_path, **overrides)
+    return presented(exp, record, params, tmp_path / "files")
+
+
+def compute(exp_id: str, tmp_path, **overrides):
+    """Runs a registered Task 5 experiment with the quick parameters shrunk to seconds; what it stores."""
     from reportgen.registry import load_experiments
-    from reportgen.results import from_dict
     from reportgen.runner import Context
 
     exp = load_experiments()[exp_id]
@@ -188,10 +193,21 @@ def run_experiment(exp_id: str, tmp_path, **overrides):
         files=tmp_path / "files",
         progress=None,
     )
-    section = exp.fn(ctx)
-    section = from_dict(section.to_dict())  # what the cache stores must load again
+    return exp, exp.fn(ctx), params
+
+
+def presented(exp, result, params, files):
+    """What readers see of a result: a Record presented as the cache's Entry.section does."""
+    from reportgen.presenting import present
+    from reportgen.records import Record
+    from reportgen.results import from_dict
+
+    if isinstance(result, Record):
+        result = Record.from_dict(result.to_dict())  # what the cache stores must load again
+        result = present(exp.id, result, title=exp.title, params=params, files=files)
+    section = from_dict(result.to_dict())
     for name in section.files():
-        assert (tmp_path / "files" / name).is_file()
+        assert (files / name).is_file()
     return section
 
 

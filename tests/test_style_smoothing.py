@@ -21,7 +21,7 @@ from reportgen.vis.style_scores import (
     sliced_wasserstein,
     transfer_scores,
 )
-from tests.test_style import LAYERS, one_thread, run_experiment, small, tiny_cnn  # noqa: F401
+from tests.test_style import LAYERS, compute, one_thread, presented, run_experiment, small, tiny_cnn  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -160,13 +160,11 @@ def run_smoothing(tmp_path, **images_params):
     """t5-style-images with `images_params` (its plain transfers), then t5-style-smoothing reading it."""
     from reportgen.cache import Entry
     from reportgen.registry import load_experiments
-    from reportgen.results import from_dict
     from reportgen.runner import Context
 
     stored = tmp_path / "images"
-    images_section = run_experiment("t5-style-images", stored, **images_params)
-    params = {**load_experiments()["t5-style-images"].resolve("quick"), **images_params}
-    entry = Entry(path=stored, key="k", section=images_section, inputs={"params": params}, provenance={})
+    _, images_record, params = compute("t5-style-images", stored, **images_params)
+    entry = Entry(path=stored, key="k", section=images_record, inputs={"params": params}, provenance={})
     exp = load_experiments()["t5-style-smoothing"]
     ctx = Context(
         exp=exp,
@@ -178,7 +176,7 @@ def run_smoothing(tmp_path, **images_params):
         progress=None,
         needs={"t5-style-images": entry},
     )
-    section = from_dict(exp.fn(ctx).to_dict())
+    section = presented(exp, exp.fn(ctx), ctx.params, tmp_path / "files")
     # the plain row is t5-style-images' pictures, not a second run
     grid = next(i for i in section.items if hasattr(i, "row_labels"))
     for i in range(len(params["style_images"])):
@@ -225,8 +223,8 @@ def test_the_smoothing_experiment_table_holds_the_measured_numbers(tmp_path) -> 
             measured["plain"]["colour"],
             measured["smoothed"]["colour"],
         ]
-        np.testing.assert_allclose([float(x) for x in row[1:]], want, rtol=2e-3, atol=6e-4)
-    v = np.array([[float(x) for x in r[1:]] for r in table.rows])
+        np.testing.assert_allclose([float(str(x)) for x in row[1:]], want, rtol=2e-3, atol=6e-4)
+    v = np.array([[float(str(x)) for x in r[1:]] for r in table.rows])
     assert (
         f"held-out style distance {v[:, 3].mean():.3f} → {v[:, 4].mean():.3f}, "
         f"colour distance {v[:, 6].mean():.3f} → {v[:, 7].mean():.3f}"

@@ -46,11 +46,11 @@ def test_sentence_numbers_come_from_the_table(task2, exp_id):
     section = entry(task2, exp_id).section
     table = next(i for i in section.items if isinstance(i, Table))
     val_column = table.columns.index("val acc")
-    vals = {row[val_column].split(" ")[0] for row in table.rows}
+    vals = {row[val_column].split(" ")[0] for row in table.text_rows()}
     quoted = set(re.findall(r"(\d+\.\d\d)%", table.caption))
     assert quoted and quoted <= vals
     base = next(m for m in section.items if isinstance(m, Metric) and m.title.startswith("val accuracy"))
-    assert f"{base.value:.2f}" == table.rows[0][val_column].split(" ")[0]
+    assert f"{base.value:.2f}" == table.text_rows()[0][val_column].split(" ")[0]
 
 
 def test_batch_norm_sentence_uses_first_epoch(task2):
@@ -74,7 +74,7 @@ def test_checkpoint_reproduces_the_baseline_accuracy(task2):
     model = build_model(saved["layers"], data.image_shape, data.num_classes, saved["activation"])
     model.load_state_dict(saved["state_dict"])
     table = next(i for i in found.section.items if isinstance(i, Table))
-    val = table.rows[0][table.columns.index("val acc")]
+    val = table.text_rows()[0][table.columns.index("val acc")]
     assert f"{100 * evaluate(model, data.val).acc:.2f}" == val
 
 

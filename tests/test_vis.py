@@ -14,7 +14,8 @@ from reportgen.vis.activations import activation_maps, forward_to, penultimate, 
 from reportgen.vis.cam import GradCAM, GradCAMPlusPlus
 from reportgen.vis.classify import top_k
 from reportgen.vis.filters import filter_grid, weight_change
-from reportgen.vis.maximise import Settings, maximise, total_variation
+from reportgen.vis.maximise import Settings, maximise
+from reportgen.vis.pixels import absolute_variation
 from reportgen.vis.occlusion import crop_map, occlusion_map
 from reportgen.vis.tsne import embed, neighbour_agreement
 
@@ -169,7 +170,7 @@ def test_maximisation_of_a_grey_model_and_the_penalties() -> None:
     assert [r.image.shape for r in out] == [(20, 20), (20, 20)]
     assert len(out[0].history) == 10
     flat, noisy = torch.zeros(1, 1, 8, 8), torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    assert total_variation(flat).item() == 0 and total_variation(noisy).item() > 0.2
+    assert absolute_variation(flat).item() == 0 and absolute_variation(noisy).item() > 0.2
 
 
 def test_forward_to_stops_at_the_layer() -> None:

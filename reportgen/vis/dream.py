@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from reportgen.nn.hooks import Recorder
-from reportgen.vis.style import Normalise, device_of, frozen, to_image, to_tensor, total_variation
+from reportgen.vis.pixels import Normalise, device_of, frozen, jitter_offsets, squared_variation
+from reportgen.vis.style import to_image, to_tensor
 
 # Below this an octave's image is too small for most networks' strides to leave any map.
 MIN_SIZE = 16
@@ -171,13 +172,7 @@ def _step(
     norms: list[float],
 ) -> torch.Tensor:
     """One jittered, normalised, smoothed ascent step; appends the RMS activation to `norms`."""
-    if settings.jitter > 0:
-        dy, dx = (
-            int(v)
-            for v in torch.randint(-settings.jitter, settings.jitter + 1, (2,), generator=gen)
-        )
-    else:
-        dy = dx = 0
+    dy, dx = jitter_offsets(settings.jitter, gen)
     shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3)).detach().requires_grad_(True)
     rec.outputs.clear()
     model(norm(shifted))
@@ -191,6 +186,6 @@ def _step(
     grad = grad / (grad.abs().mean() + 1e-8)
     if settings.tv_weight > 0:
         smooth = x.detach().requires_grad_(True)
-        (tv_grad,) = torch.autograd.grad(total_variation(smooth), smooth)
+        (tv_grad,) = torch.autograd.grad(squared_variation(smooth), smooth)
         grad = grad - settings.tv_weight * tv_grad / (tv_grad.abs().mean() + 1e-8)
     return (x.detach() + settings.lr * grad).clamp(0, 1)

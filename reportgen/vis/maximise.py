@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reportgen.nn.hooks import preserved_modes
 from reportgen.vis.activations import forward_to
+from reportgen.vis.pixels import Normalise, absolute_variation, clamp_between, device_of, frozen, jitter_offsets
 
 
 @dataclass
@@ -72,13 +72,6 @@ class Maximised:
         return float("inf") if self.end > self.start else 0.0
 
 
-def total_variation(x: Tensor) -> Tensor:
-    """Mean absolute difference between neighbouring pixels, per image (N,)."""
-    dh = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(1, 2, 3))
-    dw = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(1, 2, 3))
-    return dh + dw
-
-
 def _channel_means(model: nn.Module, layer: str, x: Tensor, channels: Tensor) -> Tensor:
     out = forward_to(model, layer, x)
     if out.ndim == 4:
@@ -112,62 +105,60 @@ def maximise(
     s = settings or Settings()
     gen = torch.Generator().manual_seed(seed)
     n = len(channels)
-    target = torch.as_tensor(list(channels))
-    device = next(iter(model.parameters()), torch.empty(0)).device
-    m = torch.tensor(list(mean), dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    sd = torch.tensor(list(std), dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    target = target.to(device)
-    low, high = (0 - m) / sd, (1 - m) / sd
+    device = device_of(model)
+    norm = Normalise(mean, std).to(device)
+    target = torch.as_tensor(list(channels)).to(device)
     sizes = [max(8, round(s.size / s.octave_scale**i)) for i in reversed(range(s.octaves))]
     # Noise and jitter come from a CPU generator, so a seed gives the same picture on any device.
     pixels = (0.5 + s.noise * torch.randn(n, in_channels, sizes[0], sizes[0], generator=gen)).to(device)
-    x = ((pixels.clamp(0, 1) - m) / sd).detach()
+    x = norm(pixels.clamp(0, 1)).detach()
     history: list[Tensor] = []
-    with preserved_modes(model, train=False):
-        params = [p for p in model.parameters() if p.requires_grad]
-        for p in params:  # only the pixels are optimised; saves the weight gradients' work
-            p.requires_grad_(False)
-        try:
-            with torch.no_grad():
-                start = _channel_means(model, layer, x, target)
-            for size in sizes:
-                if x.shape[-1] != size:
-                    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-                x = x.detach().requires_grad_(True)
-                opt = torch.optim.Adam([x], lr=s.lr)
-                for _ in range(s.steps):
-                    shifted = x
-                    if s.jitter > 0:
-                        dy, dx = torch.randint(-s.jitter, s.jitter + 1, (2,), generator=gen).tolist()
-                        shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-                    act = _channel_means(model, layer, shifted, target)
-                    loss = (-act + s.tv * total_variation(x) + s.l2 * x.pow(2).mean(dim=(1, 2, 3))).sum()
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    with torch.no_grad():
-                        x.copy_(torch.maximum(torch.minimum(x, high), low))
-                    history.append(act.detach())
-            with torch.no_grad():
-                end = _channel_means(model, layer, x, target)
-        finally:
-            for p in params:
-                p.requires_grad_(True)
-    images = (x.detach() * sd + m).clamp(0, 1).cpu()
+    with frozen(model):
+        with torch.no_grad():
+            start = _channel_means(model, layer, x, target)
+        for size in sizes:
+            if x.shape[-1] != size:
+                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            x = _ascend(model, layer, x.detach().requires_grad_(True), target, s, norm, gen, history)
+        with torch.no_grad():
+            end = _channel_means(model, layer, x, target)
+    images = (x.detach() * norm.std + norm.mean).clamp(0, 1).cpu()
     trace = torch.stack(history, dim=1).cpu() if history else torch.empty(n, 0)
-    results = []
-    for i, channel in enumerate(channels):
-        image = images[i].permute(1, 2, 0).numpy()
-        results.append(
-            Maximised(
-                channel=int(channel),
-                image=image[..., 0] if in_channels == 1 else image,
-                start=float(start[i]),
-                end=float(end[i]),
-                history=[float(v) for v in trace[i]],
-            )
+    return [
+        Maximised(
+            channel=int(channel),
+            image=_picture(images[i], in_channels),
+            start=float(start[i]),
+            end=float(end[i]),
+            history=[float(v) for v in trace[i]],
         )
-    return results
+        for i, channel in enumerate(channels)
+    ]
+
+
+def _ascend(
+    model: nn.Module, layer: str, x: Tensor, target: Tensor, s: Settings, norm: Normalise, gen: torch.Generator, history: list[Tensor]
+) -> Tensor:
+    """One octave's Adam steps on the normalised pixels `x`; appends each step's activations to `history`."""
+    low, high = norm.bounds()
+    opt = torch.optim.Adam([x], lr=s.lr)
+    for _ in range(s.steps):
+        shifted = x
+        if s.jitter > 0:
+            shifted = torch.roll(x, shifts=jitter_offsets(s.jitter, gen), dims=(2, 3))
+        act = _channel_means(model, layer, shifted, target)
+        loss = (-act + s.tv * absolute_variation(x) + s.l2 * x.pow(2).mean(dim=(1, 2, 3))).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        clamp_between(x, low, high)
+        history.append(act.detach())
+    return x
+
+
+def _picture(image: Tensor, in_channels: int) -> np.ndarray:
+    array = image.permute(1, 2, 0).numpy()
+    return array[..., 0] if in_channels == 1 else array
 
 
 def stretch(image: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:

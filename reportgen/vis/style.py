@@ -17,8 +17,7 @@ image stays in that range, and the network sees it normalised with `mean` and `s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -27,7 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from reportgen.nn.hooks import Recorder, preserved_modes
+from reportgen.nn.hooks import Recorder
+from reportgen.vis.pixels import Normalise, device_of, frozen, squared_variation
 
 
 class Optimizer(str, Enum):
@@ -176,51 +176,6 @@ def activation_rms(features: torch.Tensor) -> torch.Tensor:
     return features.detach().pow(2).mean().sqrt().clamp_min(1e-6)
 
 
-def total_variation(image: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference between neighbouring pixels, vertically plus horizontally."""
-    dy = image[..., 1:, :] - image[..., :-1, :]
-    dx = image[..., :, 1:] - image[..., :, :-1]
-    return dy.pow(2).mean() + dx.pow(2).mean()
-
-
-class Normalise(nn.Module):
-    """(x - mean) / std with per-channel constants, as the network was trained."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        super().__init__()
-        self.register_buffer(
-            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
-@contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and no parameter gradients for the block; both restored afterwards.
-
-    Only the image is optimised; gradients for millions of weights would cost time and memory.
-    """
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        with preserved_modes(model, train=False):
-            for p, _ in flags:
-                p.requires_grad_(False)
-            yield model
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
-
-
-def device_of(model: nn.Module) -> torch.device:
-    """Where the model's parameters (or buffers) live; CPU for a model with neither."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def layer_features(
     model: nn.Module,
     layers: Sequence[str],
@@ -290,8 +245,7 @@ def stylise(
     Returns:
         The final image, the snapshots asked for and the per-iteration loss history.
     """
-    optimizer = Optimizer(settings.optimizer)
-    init = Init(settings.init)
+    Optimizer(settings.optimizer), Init(settings.init)  # a bad name fails before any work
     style_layers = list(settings.style_layers)
     weights = (
         [1.0 / len(style_layers)] * len(style_layers)
@@ -303,77 +257,19 @@ def stylise(
     device = device_of(model)
     norm = Normalise(mean, std).to(device)
     content_t, style_t = to_tensor(content).to(device), to_tensor(style).to(device)
-    layers = [settings.content_layer, *style_layers]
-    history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
     snapshots: dict[int, np.ndarray] = {}
     wanted = {int(s) for s in settings.snapshots if 0 <= int(s) <= settings.steps}
 
     with frozen(model):
-        content_target = layer_features(
-            model, [settings.content_layer], content_t, norm, grad=False
-        )[settings.content_layer]
-        style_feats = layer_features(model, style_layers, style_t, norm, grad=False)
-        soften = _smoother(settings, content_target, style_feats)
-        content_target = soften(CONTENT, content_target)
-        gram_targets = {
-            name: gram_matrix(soften(name, style_feats[name])) for name in style_layers
-        }
-        del style_feats
-        # Relative errors: raw Gram entries differ by orders of magnitude between layers and
-        # networks, so without this one layer drowns the others and no weight carries over.
-        gram_scales = {
-            name: gram_targets[name].pow(2).sum().clamp_min(1e-12) for name in style_layers
-        }
-        content_scale = content_target.pow(2).sum().clamp_min(1e-12)
-
-        if init is Init.CONTENT:
-            start = content_t.clone()
-        else:
-            gen = torch.Generator().manual_seed(settings.seed)
-            start = torch.rand(content_t.shape, generator=gen).to(device)
-        pixels = start.requires_grad_(True)
+        loss = _StyleLoss(model, settings, weights, norm, content_t, style_t)
+        pixels = _start(settings, content_t, device).requires_grad_(True)
         if 0 in wanted:
             snapshots[0] = to_image(pixels)
-
-        def losses() -> torch.Tensor:
-            feats = layer_features(model, layers, pixels, norm, grad=True)
-            content_error = soften(CONTENT, feats[settings.content_layer]) - content_target
-            content_loss = content_error.pow(2).sum() / content_scale
-            style_loss = sum(
-                (
-                    w
-                    * (gram_matrix(soften(name, feats[name])) - gram_targets[name]).pow(2).sum()
-                    / gram_scales[name]
-                    for name, w in zip(style_layers, weights)
-                ),
-                torch.zeros((), device=device),
-            )
-            parts = {
-                "content": settings.content_weight * content_loss,
-                "style": settings.style_weight * style_loss,
-                "tv": settings.tv_weight * total_variation(pixels),
-            }
-            total = parts["content"] + parts["style"] + parts["tv"]
-            for name, value in parts.items():
-                history[name].append(float(value.detach()))
-            history["total"].append(float(total.detach()))
-            return total
-
-        schedule = None
-        if optimizer is Optimizer.ADAM:
-            opt: torch.optim.Optimizer = torch.optim.Adam([pixels], lr=settings.lr or 0.05)
-            if settings.anneal and settings.steps > 1:
-                schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-                    opt, T_max=settings.steps - 1, eta_min=0.1 * (settings.lr or 0.05)
-                )
-        else:
-            # One function evaluation per iteration, so an L-BFGS iteration costs what an Adam
-            # step costs; the curvature history persists across step() calls.
-            opt = torch.optim.LBFGS([pixels], lr=settings.lr or 1.0, max_iter=1, history_size=20)
+        opt, schedule = _optimiser(settings, pixels)
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            total = losses()
+            total = loss(pixels)
             total.backward()
             return total
 
@@ -396,11 +292,79 @@ def stylise(
                 progress.done()
         elapsed = time.perf_counter() - started
         with torch.no_grad():
-            losses()  # the final image: each closure measured the image before its update
+            loss(pixels)  # the final image: each closure measured the image before its update
 
     return StyleResult(
         image=to_image(pixels),
         snapshots=snapshots,
-        history=history,
+        history=loss.history,
         seconds_per_step=elapsed / max(settings.steps, 1),
     )
+
+
+class _StyleLoss:
+    """The weighted content, style and TV loss of an image against the targets, each call
+    appending its terms to `history`."""
+
+    def __init__(self, model: nn.Module, settings: StyleSettings, weights: list[float], norm: Normalise, content_t: torch.Tensor, style_t: torch.Tensor) -> None:
+        self.model, self.settings, self.weights, self.norm = model, settings, weights, norm
+        self.style_layers = list(settings.style_layers)
+        self.layers = [settings.content_layer, *self.style_layers]
+        self.history: dict[str, list[float]] = {"content": [], "style": [], "tv": [], "total": []}
+        self.device = content_t.device
+        content_target = layer_features(model, [settings.content_layer], content_t, norm, grad=False)[settings.content_layer]
+        style_feats = layer_features(model, self.style_layers, style_t, norm, grad=False)
+        self.soften = _smoother(settings, content_target, style_feats)
+        self.content_target = self.soften(CONTENT, content_target)
+        self.gram_targets = {name: gram_matrix(self.soften(name, style_feats[name])) for name in self.style_layers}
+        del style_feats
+        # Relative errors: raw Gram entries differ by orders of magnitude between layers and
+        # networks, so without this one layer drowns the others and no weight carries over.
+        self.gram_scales = {name: self.gram_targets[name].pow(2).sum().clamp_min(1e-12) for name in self.style_layers}
+        self.content_scale = self.content_target.pow(2).sum().clamp_min(1e-12)
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        s, soften = self.settings, self.soften
+        feats = layer_features(self.model, self.layers, pixels, self.norm, grad=True)
+        content_error = soften(CONTENT, feats[s.content_layer]) - self.content_target
+        content_loss = content_error.pow(2).sum() / self.content_scale
+        style_loss = sum(
+            (
+                w * (gram_matrix(soften(name, feats[name])) - self.gram_targets[name]).pow(2).sum() / self.gram_scales[name]
+                for name, w in zip(self.style_layers, self.weights)
+            ),
+            torch.zeros((), device=self.device),
+        )
+        parts = {
+            "content": s.content_weight * content_loss,
+            "style": s.style_weight * style_loss,
+            "tv": s.tv_weight * squared_variation(pixels),
+        }
+        total = parts["content"] + parts["style"] + parts["tv"]
+        for name, value in parts.items():
+            self.history[name].append(float(value.detach()))
+        self.history["total"].append(float(total.detach()))
+        return total
+
+
+def _start(settings: StyleSettings, content_t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The image the optimisation starts from: the content image or seeded uniform noise."""
+    if Init(settings.init) is Init.CONTENT:
+        return content_t.clone()
+    gen = torch.Generator().manual_seed(settings.seed)
+    return torch.rand(content_t.shape, generator=gen).to(device)
+
+
+def _optimiser(settings: StyleSettings, pixels: torch.Tensor) -> tuple[torch.optim.Optimizer, Any]:
+    """Adam (with its cosine-annealed step when asked) or L-BFGS on the pixels."""
+    if Optimizer(settings.optimizer) is Optimizer.ADAM:
+        opt: torch.optim.Optimizer = torch.optim.Adam([pixels], lr=settings.lr or 0.05)
+        schedule = None
+        if settings.anneal and settings.steps > 1:
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+                opt, T_max=settings.steps - 1, eta_min=0.1 * (settings.lr or 0.05)
+            )
+        return opt, schedule
+    # One function evaluation per iteration, so an L-BFGS iteration costs what an Adam step
+    # costs; the curvature history persists across step() calls.
+    return torch.optim.LBFGS([pixels], lr=settings.lr or 1.0, max_iter=1, history_size=20), None

@@ -13,15 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from reportgen.vis.style import (
-    Normalise,
-    device_of,
-    frozen,
-    gram_matrix,
-    layer_features,
-    to_image,
-    to_tensor,
-)
+from reportgen.vis.pixels import Normalise, device_of, frozen
+from reportgen.vis.style import gram_matrix, layer_features, to_image, to_tensor
 
 
 def relative_gram_distance(features: torch.Tensor, target: torch.Tensor) -> float:
