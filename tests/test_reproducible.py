@@ -100,12 +100,12 @@ def test_hand_edited_metric_fails_verification_naming_it(built, tmp_path, monkey
     entry = Cache(project / ".reportgen" / "cache").latest("t2-l2")
     result_file = entry.path / "result.json"
     data = json.loads(result_file.read_text())
-    metric = next(item for item in data["items"] if item["kind"] == "metric")
-    metric["value"] += 1.5
+    name = next(iter(data["data"]["metrics"]))  # a record: its key numbers by name
+    data["data"]["metrics"][name] += 1.5
     result_file.write_text(json.dumps(data))
     result = invoke("verify", "-e", "t2-l2")
     assert result.exit_code == 1, result.output
-    assert "t2-l2" in result.output and f"metric '{metric['title']}'" in result.output
+    assert "t2-l2" in result.output and f"record metrics.{name}" in " ".join(result.output.split())
     assert load_state(project / ".reportgen")["outcome"] == "failed"
 
 
