@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from experiments.task1_architecture import VARIANTS
+from reportgen.experiments.task1_architecture import VARIANTS
 from reportgen.nn.runtime import cpu_capability, prepare
 from reportgen.nn.spec import build_model
 

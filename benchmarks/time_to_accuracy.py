@@ -99,7 +99,7 @@ def run_plain(max_epochs: int) -> dict:
     """The plain loop; test accuracy after every epoch, until 90 % or `max_epochs`."""
     from torch.utils.data import DataLoader
 
-    from experiments.task1_architecture import BASELINE
+    from reportgen.experiments.task1_architecture import BASELINE
     from reportgen.nn.spec import build_model
 
     params, info = standard_params(), dataset_info()
@@ -143,7 +143,7 @@ def _accuracy(model, loader) -> float:
 
 def run_reportgen(overrides: dict) -> dict:
     """reportgen's Trainer with the arch-baseline recipe; the test set is scored after each epoch."""
-    from experiments.task1_architecture import BASELINE
+    from reportgen.experiments.task1_architecture import BASELINE
     from reportgen.nn.runtime import prepare
     from reportgen.nn.spec import build_model
     from reportgen.nn.train import Callback, TrainSettings, evaluate, fit

@@ -129,8 +129,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=["both", "plain"], default="both", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    from experiments.task1_architecture import BASELINE
-    from experiments.task2_training import SMALL_CNN
+    from reportgen.experiments.task1_architecture import BASELINE
+    from reportgen.experiments.task2_training import SMALL_CNN
 
     layers = BASELINE if args.model == "baseline" else SMALL_CNN
     if args.mode == "plain":  # the child process: no reportgen runtime tuning at all

@@ -11,10 +11,11 @@ import math
 import statistics
 from typing import Any
 
-from experiments._show import training_recipe
 from reportgen.presenting import View
 from reportgen.results import Curves, Metric, Section, Table
 from reportgen.values import PERCENT, Style, Value
+
+from ._show import training_recipe
 
 ACC = Style(decimals=2)  # the columns say "acc", the caption says "(%)"
 LOSS = Style(decimals=3)

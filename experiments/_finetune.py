@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._fewshot import count_params, method_record, predict, settings
+from ._fewshot import count_params, method_record, predict, settings
 
 
 def split_backbone(backbone: Any, blocks: int) -> tuple[Any, Any, list[Any]]:

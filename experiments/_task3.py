@@ -137,7 +137,7 @@ def backbone_facts(backbone) -> dict[str, Any]:
 
 def photos(ctx) -> dict[str, Any]:
     """The chosen scikit-image photos and the user's image files (by file name), as RGB uint8."""
-    from reportgen.nn.backbones import load_image, sample_photos
+    from reportgen.nn.images import load_image, sample_photos
 
     bundled = sample_photos()
     chosen: dict[str, Any] = {}

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._show import plural, recipe, shape, training_recipe
-from experiments.task1_architecture import VARIANT_PRESENTER
 from reportgen.presenting import View
 from reportgen.registry import presenter
 from reportgen.results import Curves, Matrix, Metric, Panel, Scatter, Section, Table, Text
 from reportgen.values import COUNT, PERCENT, SECONDS, Style, Value, show
+
+from ._show import plural, recipe, shape, training_recipe
+from .task1_architecture import VARIANT_PRESENTER
 
 MEGA = Style(decimals=2, unit="M", thousands=True)
 PER_IMAGE = Style(decimals=3, unit="ms/image")
@@ -80,6 +81,12 @@ def variant(view: View) -> Section:
     return Section(title=title, summary=summary, items=[*metrics, layers, curves])
 
 
+def _accuracy_against(metric: str, metrics: dict[str, dict], titles: dict[str, str], caption: str, **axes: Any) -> Scatter:
+    """A scatter of test accuracy against one metric, a point per variant."""
+    points = [{"label": titles[i], "x": m[metric], "y": m["test accuracy"]} for i, m in metrics.items()]
+    return Scatter(caption=caption, points=points, ylabel="test accuracy (%)", **axes)
+
+
 @presenter("arch-comparison")
 def comparison(view: View) -> Section:
     """One table and two scatter plots over all variants, the baseline pinned first."""
@@ -105,21 +112,11 @@ def comparison(view: View) -> Section:
                 highlight=[0],
                 key=True,
             ),
-            Scatter(
-                title="Accuracy against parameters",
-                caption="Each point is one variant; the x axis is logarithmic.",
-                points=[{"label": titles[i], "x": m["parameters"], "y": m["test accuracy"]} for i, m in metrics.items()],
-                xlabel="parameters",
-                ylabel="test accuracy (%)",
-                logx=True,
-            ),
-            Scatter(
-                title="Accuracy against inference time",
-                caption="Each point is one variant: milliseconds per image in batches of 128 on this machine's CPU.",
-                points=[{"label": titles[i], "x": m["inference time, batch 128"], "y": m["test accuracy"]} for i, m in timed.items()],
-                xlabel="inference time (ms per image, batch 128)",
-                ylabel="test accuracy (%)",
-            ),
+            _accuracy_against("parameters", metrics, titles, "Each point is one variant; the x axis is logarithmic.",
+                              title="Accuracy against parameters", xlabel="parameters", logx=True),
+            _accuracy_against("inference time, batch 128", timed, titles,
+                              "Each point is one variant: milliseconds per image in batches of 128 on this machine's CPU.",
+                              title="Accuracy against inference time", xlabel="inference time (ms per image, batch 128)"),
             Text(title="What the comparison shows", body=text),
         ],
     )
@@ -193,7 +190,7 @@ def worked_theory(view: View) -> Section:
                 title="'Same' padding at stride 1",
                 caption="Output = (W − k + 2p) / 1 + 1 = W exactly when p = (k − 1) / 2.",
                 columns=["kernel", "padding p", "formula"],
-                rows=[[f"{kk}×{kk}", str(pp), f"({kk} − 1) / 2"] for kk, pp in r["same_padding"]],
+                rows=[[f"{kk}×{kk}", Value(pp), f"({kk} − 1) / 2"] for kk, pp in r["same_padding"]],
                 highlight=[2],
             ),
             Table(

@@ -5,10 +5,11 @@ part of any cache key: editing a caption, a sentence or a number format re-rende
 
 from __future__ import annotations
 
-from experiments._ablation_present import ranked, section, variants, versus
 from reportgen.presenting import View
 from reportgen.registry import presenter
 from reportgen.results import Section
+
+from ._ablation_present import ranked, section, variants, versus
 
 
 @presenter("t2-batch-size")

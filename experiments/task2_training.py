@@ -9,9 +9,11 @@ which this module never imports: editing a caption re-trains nothing.
 
 from __future__ import annotations
 
-from experiments._ablation import Variant, ablation_record
+from reportgen.params import RECIPE
 from reportgen.records import Record
 from reportgen.registry import experiment, from_data, per_profile
+
+from ._ablation import Variant, ablation_record
 
 # A small CNN so that 8 ablations x 2 seeds fit in minutes on two CPU cores.
 SMALL_CNN = ["conv16 same", "pool", "conv32 same", "pool", "fc64"]
@@ -26,10 +28,7 @@ BASE = {
     "batch_size": 128,
     # Shared settings the ablations do not vary: Task 1's recipe (Adam, one-cycle to 3e-3, label
     # smoothing 0.1); an ablation of the optimiser or of L2 changes only what it compares.
-    "optimizer": "adam",
-    "lr": 3e-3,
-    "schedule": "onecycle",
-    "label_smoothing": 0.1,
+    **RECIPE,
     "weight_decay": 0.0,
     "aug_flip": False,
     "aug_translate": 0,

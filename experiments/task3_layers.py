@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._task3 import (
+from reportgen.errors import ReportgenError
+from reportgen.records import Record
+from reportgen.registry import experiment, per_profile
+
+from ._task3 import (
     IMAGE_FILE,
     OWN,
     TEST,
@@ -22,9 +26,6 @@ from experiments._task3 import (
     own_model,
     picture,
 )
-from reportgen.errors import ReportgenError
-from reportgen.records import Record
-from reportgen.registry import experiment, per_profile
 
 # --- first-layer filters --------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ def _activation_photo(ctx) -> tuple[Any, str, str]:
     the bundled `photo`; with what it is ("image" or "photo") and its name."""
     from pathlib import Path
 
-    from reportgen.nn.backbones import load_image, sample_photos
+    from reportgen.nn.images import load_image, sample_photos
 
     if ctx.params["image"]:
         return load_image(ctx.params["image"]), "image", Path(ctx.params["image"]).name

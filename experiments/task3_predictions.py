@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._task3 import (
+from reportgen.errors import ReportgenError
+from reportgen.records import Record
+from reportgen.registry import experiment, per_profile
+
+from ._task3 import (
     OWN,
     PHOTOS,
     TEST,
@@ -28,9 +32,6 @@ from experiments._task3 import (
     second_class,
     whole,
 )
-from reportgen.errors import ReportgenError
-from reportgen.records import Record
-from reportgen.registry import experiment, per_profile
 
 # --- Grad-CAM ---------------------------------------------------------------------------------
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._show import plural
 from reportgen.presenting import View
 from reportgen.registry import presenter
 from reportgen.results import Bars, ImageGrid, Metric, Scatter, Section, Table
 from reportgen.values import SECONDS, Style, Value, show
+
+from ._show import plural
 
 ONE_PCT = Style(decimals=1, unit="%")
 TWO = Style(decimals=2)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.task4_transfer import BACKBONE_FROZEN, BACKBONE_TUNED, OWN_FROZEN, OWN_TUNED, SCRATCH
 from reportgen.presenting import View
 from reportgen.registry import presenter
 from reportgen.results import Curves, Heatmap, ImageGrid, Metric, Section, Table, Text
 from reportgen.values import COUNT, PERCENT, POINTS, SECONDS, Style, Value, show
+
+from .task4_transfer import BACKBONE_FROZEN, BACKBONE_TUNED, OWN_FROZEN, OWN_TUNED, SCRATCH
 
 BACKBONE_NAMES = {
     "efficientnet-lite0": "EfficientNet-Lite0",

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._fewshot import (
+from reportgen.records import Record
+from reportgen.registry import experiment, linked, per_profile
+
+from ._fewshot import (
     count_params,
     curve,
     history_record,
@@ -27,9 +30,7 @@ from experiments._fewshot import (
     shots_record,
     target_data,
 )
-from experiments._finetune import finetune_tail, frozen_outputs, split_backbone
-from reportgen.records import Record
-from reportgen.registry import experiment, linked, per_profile
+from ._finetune import finetune_tail, frozen_outputs, split_backbone
 
 # The target task: images per class of the main comparison and of the held-out sets. Every
 # Task 4 experiment takes these, so all of them see exactly the same images.

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._task5 import CHECKS, DREAM, Net, check_layer, network, one_thread, picture
 from reportgen.records import Record
 from reportgen.registry import experiment
+
+from ._task5 import CHECKS, DREAM, Net, check_layer, network, one_thread, picture
 
 
 def dream_settings_for(ctx, layer: str, **overrides) -> Any:

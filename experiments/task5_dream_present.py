@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._show import plural
-from experiments._task5_show import D2, D3, FOLD, layer
 from reportgen.presenting import View
 from reportgen.registry import presenter
 from reportgen.results import Curves, ImageGrid, Metric, Section, Table
 from reportgen.values import Value, show
+
+from ._show import plural
+from ._task5_show import D2, D3, FOLD, layer
 
 
 def dream_recipe(s: dict[str, Any]) -> str:

@@ -17,7 +17,10 @@ from reportgen import provenance
 ENGINE = Path(__file__).resolve().parent
 # Engine modules that present or draw results but never change what an experiment computes.
 NOT_COMPUTING = ("render", "cli.py", "progress.py", "executors.py", "verify.py", "writeup.py", "scaffold.py", "registry.py",
-                 "params.py", "errors.py", "provenance.py", "__init__.py")
+                 "params.py", "errors.py", "provenance.py", "__init__.py",
+                 # A wheel installs the built-in experiments inside the engine: their code is hashed
+                 # as experiment code (module_sources), the same as in a checkout.
+                 "experiments")
 
 
 def _source_hash(paths: list[Path]) -> str:

@@ -1,4 +1,6 @@
-"""The modules that register experiments: the built-in `experiments` package and the project's
+"""The modules that register experiments: the built-in `reportgen.experiments` package (the
+repository's experiments/ folder, installed under our name so it never meets a project's own
+`experiments`) and the project's
 own `experiments/` folder (loaded by path as the package `reportgen_project`), with errors in
 the student's files named by file and line, never a traceback.
 """
@@ -19,12 +21,12 @@ from reportgen.registry import PROJECT_MODULES, Experiment
 
 
 def builtin_modules() -> list[Any]:
-    import experiments
+    from reportgen import experiments
 
     modules = []
     for info in sorted(pkgutil.iter_modules(experiments.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
-            modules.append(importlib.import_module(f"experiments.{info.name}"))
+            modules.append(importlib.import_module(f"{experiments.__name__}.{info.name}"))
     return modules
 
 
@@ -32,7 +34,7 @@ def project_modules(folder: Path) -> list[Any]:
     """Imports every `*.py` in the project's experiments folder by path (not by package name).
 
     The folder becomes the package `reportgen_project`, so its modules share helpers with
-    relative imports (`from ._helpers import x`) and never shadow our `experiments` package.
+    relative imports (`from ._helpers import x`) and never meet our `reportgen.experiments` package.
     """
     import types
 

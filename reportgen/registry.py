@@ -1,8 +1,8 @@
 """@experiment(...) registers experiment functions; tasks and experiments are looked up by id.
 
-The built-in experiments live in the `experiments` package; a project may add its own in a
-folder of Python files (`experiments_dir` in reportgen.toml), loaded by path under a private
-module name so they cannot clash with ours. A task module may also define
+The built-in experiments live in the `reportgen.experiments` package (the experiments/ folder of
+this repository); a project may add its own in a folder of Python files (`experiments_dir` in
+reportgen.toml), loaded by path under a private module name so they cannot clash with ours. A task module may also define
 `from_config(config, registry)` to add or drop experiments that the config describes
 (Task 1's architecture variants).
 """

@@ -232,7 +232,8 @@ Delete this file if you do not want it.
 """
 
 # Only reportgen's plain-data modules at the top: the deliverables are rendered without torch.
-from reportgen.registry import experiment, from_data, per_profile
+from reportgen.experiments.task1_architecture import TRAINING
+from reportgen.registry import experiment
 from reportgen.results import Curves, Metric, Section
 
 
@@ -242,18 +243,9 @@ from reportgen.results import Curves, Metric, Section
     title="A residual block",
     # Defaults; each can be changed in reportgen.toml under [experiments.own-residual].
     params={
-        "train_size": per_profile(quick=2000, standard=20000, full=55000),
-        "val_size": per_profile(quick=500, standard=2000, full=5000),
-        "test_size": per_profile(quick=1000, standard=10000, full=10000),
-        "epochs": per_profile(quick=1, standard=3, full=12),
-        "batch_size": 128,
-        # Task 1's recipe, so that the comparison compares architectures, not training.
-        "optimizer": "adam",
-        "lr": 3e-3,
-        "schedule": "onecycle",
-        "label_smoothing": 0.1,
+        # Task 1's sizes, epochs and recipe, so that the comparison compares architectures, not training.
+        **TRAINING,
         "width": 32,
-        "image_size": from_data("image_size"),  # the data's size, or the top-level image_size
     },
     tags=("architecture",),  # joins the Task 1 comparison table and plot
 )

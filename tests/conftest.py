@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,33 @@ def invoke(*args: str) -> Invocation:
     started = time.perf_counter()
     result = CliRunner().invoke(app, list(args), catch_exceptions=False)
     return Invocation(result.exit_code, result.output, time.perf_counter() - started)
+
+
+def edited_builtins(tmp_path: Path, module: str, edits: dict[str, str]) -> Path:
+    """A copy of the built-in experiments folder with `edits` (old: new, each found once) made
+    to `module`; `cli_process(..., builtins=copy)` runs the CLI on it."""
+    import shutil
+
+    from reportgen import experiments
+
+    folder = tmp_path / "builtins"
+    shutil.copytree(Path(experiments.__file__).parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    path = folder / module
+    text = path.read_text()
+    for old, new in edits.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path.write_text(text)
+    return folder
+
+
+def cli_process(cwd: Path, *args: str, builtins: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI in a fresh process; with `builtins`, reportgen.experiments is loaded from that
+    folder (an edited copy) instead of ours."""
+    point = "import os, reportgen.experiments as e; e.__path__ = [os.environ['BUILTINS']]; " if builtins else ""
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", **({"BUILTINS": str(builtins)} if builtins else {})}
+    return subprocess.run([sys.executable, "-c", point + "from reportgen.cli import app; app()", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True)  # fmt: skip
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,13 +11,8 @@ from PIL import Image
 
 from reportgen.errors import ReportgenError
 from reportgen.nn import backbones
-from reportgen.nn.backbones import (
-    available_backbones,
-    load_backbone,
-    load_image,
-    preprocess,
-    sample_photos,
-)
+from reportgen.nn.backbones import available_backbones, load_backbone
+from reportgen.nn.images import load_image, preprocess, sample_photos
 from reportgen.nn.hooks import Recorder
 
 

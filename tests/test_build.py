@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from reportgen.cache import Cache
-from tests.conftest import CONFIG, invoke
+from tests.conftest import CONFIG, cli_process, edited_builtins, invoke
 
 DELIVERABLES = ("deck.html", "deck.pdf", "report.html", "report.pdf")
 
@@ -156,35 +156,21 @@ def test_editing_task1s_caption_sentence_and_format_re_renders_and_re_trains_not
     """Issue 15 for Task 1: its presenter is not part of any cache key. A copy of the built-in
     experiments with a caption, the generated sentence and a number format of Task 1 edited leaves
     every Task 1 result cached, and `render` shows the new text and format."""
-    import os
     import shutil
-
-    import experiments
 
     project = tmp_path / "project"
     shutil.copytree(built["root"], project, ignore=shutil.ignore_patterns("output"))
-    package = tmp_path / "pkg"
-    shutil.copytree(Path(experiments.__file__).parent, package / "experiments", ignore=shutil.ignore_patterns("__pycache__"))
-    present = package / "experiments" / "task1_present.py"
-    text = present.read_text()
-    edits = {
+    builtins = edited_builtins(tmp_path, "task1_present.py", {
         '"Each point is one variant; the x axis is logarithmic."': '"One dot per variant (an edited caption)."',
         '"The baseline remains the most accurate (': '"No variant beat the baseline (',
         'TWO = Style(decimals=2)': 'TWO = Style(decimals=3)',
-    }  # fmt: skip
-    for old, new in edits.items():
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    present.write_text(text)
+    })  # fmt: skip
 
-    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "PYTHONPATH": str(package)}
-    cli = [sys.executable, "-c", "from reportgen.cli import app; app()"]
-    listed = subprocess.run([*cli, "list"], cwd=project, env=env, capture_output=True, text=True)
+    listed = cli_process(project, "list", builtins=builtins)
     assert listed.returncode == 0, listed.stderr
     rows = [line for line in listed.stdout.splitlines() if " arch-" in line or " theory " in line]
     assert len(rows) == 8 and all("cached" in row for row in rows), listed.stdout
-    rendered = subprocess.run([*cli, "render", "--task", "1", "--format", "html"], cwd=project, env=env,
-                              capture_output=True, text=True)  # fmt: skip
+    rendered = cli_process(project, "render", "--task", "1", "--format", "html", builtins=builtins)
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     html = (project / "output" / "report.html").read_text()
     comparison = Cache(project / ".reportgen" / "cache").latest("arch-comparison").record

@@ -134,7 +134,7 @@ def test_digits_task1_is_raised_to_28_and_the_theory_is_single_channel(tmp_path:
 
 
 def test_theory_walk_counts_input_channels() -> None:
-    from experiments.task1_architecture import theory_walk
+    from reportgen.experiments.task1_architecture import theory_walk
 
     grey = theory_walk(COURSE, 32, 10, channels=1)
     rgb = theory_walk(COURSE, 32, 10, channels=3)
@@ -198,7 +198,7 @@ def test_data_prints_classes_counts_size_and_channels(tmp_path: Path) -> None:
 
 
 def test_filter_words_say_what_the_filters_are() -> None:
-    from experiments.task3_present import filter_words
+    from reportgen.experiments.task3_present import filter_words
 
     rgb_kind, rgb_drawn = filter_words(3, 0.5, both=True)
     assert rgb_kind == "RGB" and "grey is zero" not in rgb_drawn and "colour" in rgb_drawn
@@ -250,7 +250,7 @@ def test_task2_sentences_quote_the_images_trained_on(rgb_project: Path) -> None:
 
 def _runs(values: dict[str, float]):
 
-    from experiments._ablation_present import Runs
+    from reportgen.experiments._ablation_present import Runs
 
     def run(v: float):
         return {"val": {"acc": v}, "diverged": False}
@@ -264,7 +264,7 @@ def _runs(values: dict[str, float]):
     {"adam": 0.90, "sgd": 0.90, "adamw": 0.85},     # a tie with the baseline
 ])  # fmt: skip
 def test_headline_boxes_never_repeat_a_value_under_another_name(values: dict[str, float]) -> None:
-    from experiments._ablation_present import headline_metrics
+    from reportgen.experiments._ablation_present import headline_metrics
 
     metrics = headline_metrics(_runs(values))
     assert [m.title for m in metrics] == [f"val accuracy, {label}" for label in values]

@@ -250,12 +250,12 @@ def test_item11_a_failing_project_experiment_names_its_file_and_line(project, on
 def test_item11_a_decompression_bomb_image_is_one_line_naming_file_and_experiment(project, only_mine):
     """Item 11: a decompression-bomb picture read by an experiment: file and experiment named, exit 2."""
     from reportgen.errors import ReportgenError
-    from reportgen.nn.backbones import load_image
+    from reportgen.nn.images import load_image
 
     bomb = bomb_png(project / "photos" / "huge.png")
     with pytest.raises(ReportgenError, match="too large to decode safely"):
         load_image(bomb)
-    project_experiment(project, "from reportgen.nn.backbones import load_image\nload_image(ctx.root / 'photos' / 'huge.png')\n")
+    project_experiment(project, "from reportgen.nn.images import load_image\nload_image(ctx.root / 'photos' / 'huge.png')\n")
     result = invoke("run", "-e", "mine")
     assert result.exit_code == 2, result.output
     line = one_error_line(result.output)

@@ -26,6 +26,9 @@ def test_wheel_install_renders_from_its_own_templates(built, tmp_path):
     assert (target / "reportgen" / "templates" / "deck.html.j2").is_file()
     assert (target / "reportgen" / "templates" / "css" / "deck.css").is_file()
     assert (target / "reportgen" / "templates" / "js" / "deck.js").is_file()  # the deck's presenting script
+    # The built-in experiments ship under our name: a top-level `experiments` would clash with a project's.
+    assert (target / "reportgen" / "experiments" / "task1_architecture.py").is_file()
+    assert not (target / "experiments").exists()
 
     project = tmp_path / "project"
     shutil.copytree(built["root"], project, ignore=shutil.ignore_patterns("output", "rendered"))

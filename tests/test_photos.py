@@ -18,11 +18,12 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments._task3 import chosen_images, own_model
+from reportgen.experiments._task3 import chosen_images, own_model
 from reportgen.cache import Entry
 from reportgen.data.sources import resolve_dataset
 from reportgen.errors import ReportgenError
-from reportgen.nn.backbones import load_backbone, normalise
+from reportgen.nn.backbones import load_backbone
+from reportgen.nn.images import normalise
 from reportgen.nn.train import Progress
 from reportgen.presenting import present
 from reportgen.registry import load_experiments
@@ -120,7 +121,7 @@ def test_the_whole_photo_keeps_its_aspect_and_fades_outside_the_crop(lite0) -> N
 
 
 def test_chelsea_and_coffee_keep_their_top1_class_with_the_centre_crop(lite0) -> None:
-    from reportgen.nn.backbones import sample_photos
+    from reportgen.nn.images import sample_photos
 
     photos = sample_photos()
     for name, label in (("chelsea", "Egyptian cat"), ("coffee", "espresso")):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmarks.time_to_accuracy import first_reached, summary
-from experiments.task2_training import OPTIMIZER_LRS, optimizer_variant
+from reportgen.experiments.task2_training import OPTIMIZER_LRS, optimizer_variant
 from reportgen.cache import Cache
 from reportgen.data.sources import resolve_dataset
 from reportgen.data.splits import Splits, make_splits

@@ -37,7 +37,7 @@ from reportgen.nn.frozen import (
     take_rows,
 )
 from reportgen.nn.train import TrainSettings, fit
-from tests.conftest import TASK4_SMALL
+from tests.conftest import TASK4_SMALL, cli_process, edited_builtins
 
 
 def _digits(seed: int = 0, shots: int = 5, max_shots: int = 20):
@@ -214,7 +214,7 @@ def test_split_sequential_shares_the_modules_and_composes_to_the_model():
 
 
 def test_method_4_split_of_efficientnet_reproduces_its_features():
-    from experiments.task4_transfer import split_backbone
+    from reportgen.experiments.task4_transfer import split_backbone
     from reportgen.nn.backbones import load_backbone
 
     backbone = load_backbone("efficientnet-lite0")
@@ -366,7 +366,7 @@ def test_task4_compares_every_method_in_one_table(task4):
     compared = _record(task4, "t4-comparison")["methods"]
     assert compared["own-frozen"] == own["own-frozen"]  # the comparison's numbers are the methods' own
     assert [cell.number for cell in table.rows[1][3:6]] == [own["own-frozen"][f"{s}_accuracy"] for s in ("train", "val", "test")]
-    from experiments.task1_architecture import BASELINE
+    from reportgen.experiments.task1_architecture import BASELINE
     from reportgen.nn.spec import build_model
 
     baseline = sum(p.numel() for p in build_model(BASELINE, (1, 16, 16), 5).parameters())
@@ -402,7 +402,7 @@ def test_task4_margin_at_the_fewest_images_comes_from_paired_draws(task4):
 
 
 def test_task4_shows_the_best_methods_confusion_and_mistakes(task4):
-    from experiments.task4_present import method_label
+    from reportgen.experiments.task4_present import method_label
 
     entry, files = _result(task4, "t4-comparison")
     section, record = entry.section, entry.record.data
@@ -450,19 +450,6 @@ def test_task4_stores_numbers_only_and_every_live_metric_is_a_record_field(task4
             assert entry.record.metrics[metric.name] == pytest.approx(metric.value), (exp_id, metric.title)
 
 
-def _cli(cwd: Path, *args: str, pythonpath: Path | None = None) -> Any:
-    """The CLI in a fresh process (so that `experiments` may come from a copied package)."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath)
-    return subprocess.run([sys.executable, "-c", "from reportgen.cli import app; app()", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)  # fmt: skip
-
-
 def _copy_project(task4: Path, tmp_path: Path) -> Path:
     import shutil
 
@@ -475,31 +462,19 @@ def test_editing_a_caption_a_sentence_and_a_format_re_renders_and_re_trains_noth
     """Issue 15: the presenter is not part of the cache key. A copy of the built-in experiments
     with Task 4's caption, sentence and number format edited leaves every result cached, and
     `render` shows the new text."""
-    import shutil
-
-    import experiments
-
     project = _copy_project(task4, tmp_path)
-    package = tmp_path / "pkg"
-    shutil.copytree(Path(experiments.__file__).parent, package / "experiments", ignore=shutil.ignore_patterns("__pycache__"))
-    present = package / "experiments" / "task4_present.py"
-    text = present.read_text()
-    edits = {
+    builtins = edited_builtins(tmp_path, "task4_present.py", {
         '"Dashed: training accuracy (running mean over an epoch); solid: validation. One colour per method."':
             '"Dashed lines train, solid lines validate (an edited caption)."',
         'f"The best on validation was {best} (': 'f"On validation the winner was {best} (',
         'ACCURACY = PERCENT.but(unit="")': 'ACCURACY = PERCENT.but(unit="", decimals=3)',
-    }  # fmt: skip
-    for old, new in edits.items():
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    present.write_text(text)
+    })  # fmt: skip
 
-    listed = _cli(project, "list", pythonpath=package)
+    listed = cli_process(project, "list", builtins=builtins)
     assert listed.returncode == 0, listed.stderr
     rows = [line for line in listed.stdout.splitlines() if " t4-" in line]
     assert len(rows) == 4 and all("cached" in row for row in rows), listed.stdout
-    rendered = _cli(project, "render", "--task", "4", "--format", "html", pythonpath=package)
+    rendered = cli_process(project, "render", "--task", "4", "--format", "html", builtins=builtins)
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     html = (project / "output" / "report.html").read_text()
     test = _record(task4, "t4-scratch")["methods"]["scratch"]["test_accuracy"]
@@ -519,7 +494,7 @@ def test_verify_names_a_changed_confusion_matrix_cell_and_image_value(task4, tmp
     pixels[3, 4] += 0.5
     np.save(entry / "files" / image, pixels)
 
-    result = _cli(project, "verify", "--experiment", "t4-comparison")
+    result = cli_process(project, "verify", "--experiment", "t4-comparison")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "record confusion[1][2]" in output

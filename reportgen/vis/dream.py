@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reportgen.nn.hooks import Recorder
-from reportgen.vis.pixels import Normalise, device_of, frozen, jitter_offsets, squared_variation
+from reportgen.vis.pixels import Normalise, device_of, frozen, jitter_offsets, pyramid_sizes, squared_variation
 from reportgen.vis.style import to_image, to_tensor
 
 # Below this an octave's image is too small for most networks' strides to leave any map.
@@ -92,15 +92,6 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(out, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
-def pyramid_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
-    """(height, width) of each octave, smallest first, the last being the image's own size."""
-    sizes = []
-    for level in range(octaves - 1, -1, -1):
-        factor = scale**level
-        sizes.append((max(MIN_SIZE, round(height / factor)), max(MIN_SIZE, round(width / factor))))
-    return sizes
-
-
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(image.shape[-2:]) == size:
         return image
@@ -134,7 +125,7 @@ def dream(
     device = device_of(model)
     norm = Normalise(mean, std).to(device)
     base = to_tensor(image).to(device)
-    sizes = pyramid_sizes(base.shape[-2], base.shape[-1], settings.octaves, settings.octave_scale)
+    sizes = pyramid_sizes(base.shape[-2], base.shape[-1], settings.octaves, settings.octave_scale, MIN_SIZE)
     gen = torch.Generator().manual_seed(settings.seed)
     result = DreamResult(image=to_image(base), octave_sizes=sizes)
     total_steps = settings.steps * len(sizes)

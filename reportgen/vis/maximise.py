@@ -16,7 +16,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reportgen.vis.activations import forward_to
-from reportgen.vis.pixels import Normalise, absolute_variation, clamp_between, device_of, frozen, jitter_offsets
+from reportgen.vis.pixels import (
+    Normalise,
+    absolute_variation,
+    clamp_between,
+    device_of,
+    frozen,
+    jitter_offsets,
+    pyramid_sizes,
+)
 
 
 @dataclass
@@ -108,7 +116,7 @@ def maximise(
     device = device_of(model)
     norm = Normalise(mean, std).to(device)
     target = torch.as_tensor(list(channels)).to(device)
-    sizes = [max(8, round(s.size / s.octave_scale**i)) for i in reversed(range(s.octaves))]
+    sizes = [side for side, _ in pyramid_sizes(s.size, s.size, s.octaves, s.octave_scale, smallest=8)]
     # Noise and jitter come from a CPU generator, so a seed gives the same picture on any device.
     pixels = (0.5 + s.noise * torch.randn(n, in_channels, sizes[0], sizes[0], generator=gen)).to(device)
     x = norm(pixels.clamp(0, 1)).detach()

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from reportgen.nn.backbones import Backbone, centre_square, normalise, resize_image
+from reportgen.nn.backbones import Backbone
+from reportgen.nn.images import centre_square, normalise, resize_image
 
 WHOLE_LONGEST = 448  # longest side, in pixels, of a whole photo stored for a figure
 FADE = 0.3  # share of the colour kept outside the crop (the rest is white)

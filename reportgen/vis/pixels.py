@@ -83,3 +83,14 @@ def absolute_variation(x: torch.Tensor) -> torch.Tensor:
     dh = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(1, 2, 3))
     dw = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(1, 2, 3))
     return dh + dw
+
+
+def pyramid_sizes(height: int, width: int, octaves: int, scale: float, smallest: int = 16) -> list[tuple[int, int]]:
+    """(height, width) of each octave, smallest first, the last being the image's own size; a side
+    is never below `smallest` pixels. Working coarse to fine lets an optimiser shape large
+    structures first (deep dream, activation maximisation)."""
+    sizes = []
+    for level in range(octaves - 1, -1, -1):
+        factor = scale**level
+        sizes.append((max(smallest, round(height / factor)), max(smallest, round(width / factor))))
+    return sizes
