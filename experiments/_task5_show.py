@@ -9,6 +9,7 @@ from reportgen.values import Style
 SECONDS = Style(decimals=3, unit="s")
 FOLD = Style(decimals=2, unit="×")
 D1, D2, D3 = Style(decimals=1), Style(decimals=2), Style(decimals=3)
+LOSS = Style()  # losses span orders of magnitude: four significant digits
 
 
 def weight(x: float) -> str:

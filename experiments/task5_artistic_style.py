@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._task5 import (
+from reportgen.errors import ReportgenError
+from reportgen.records import Record
+from reportgen.registry import experiment, per_profile
+
+from ._task5 import (
     COMPARE_STEPS,
     SMOOTHED_WEIGHTS,
     STYLE,
@@ -23,9 +27,6 @@ from experiments._task5 import (
     one_thread,
     picture,
 )
-from reportgen.errors import ReportgenError
-from reportgen.records import Record
-from reportgen.registry import experiment, per_profile
 
 IMAGES = "t5-style-images"
 # The comparison's own parameters; the transfers themselves are t5-style-images' (its parameters).
@@ -48,6 +49,7 @@ def settings_for(ctx, net: Net, **overrides) -> Any:
         "optimizer": p["optimizer"],
         "lr": p["lr"] if p["optimizer"] == "adam" else None,
         "init": p["init"],
+        "parameterisation": p["parameterisation"],
         "seed": ctx.seed,
         "smoothing": p["smoothing"],
         "temperature": p["temperature"],
@@ -58,7 +60,8 @@ def settings_for(ctx, net: Net, **overrides) -> Any:
 
 def settings_fields(s: Any) -> dict[str, Any]:
     """The settings a caption names, as record fields."""
-    names = ("content_layer", "content_weight", "style_weight", "tv_weight", "steps", "optimizer", "lr", "anneal", "init", "smoothing", "temperature")
+    names = ("content_layer", "content_weight", "style_weight", "tv_weight", "steps", "optimizer", "lr", "anneal", "init", "smoothing", "temperature",
+             "parameterisation")
     return {"style_layers": list(s.style_layers), **{n: getattr(s, n) for n in names}}
 
 
@@ -289,11 +292,13 @@ def _scores(net: Net, image, content, style, settings: Any, held_out: list[str])
     params={**STYLE, "steps": per_profile(quick=40, standard=100, full=300)},
 )
 def style_optimisers(ctx) -> Record:
-    """Adam against L-BFGS, each from the content image and from noise: images and total-loss curves."""
+    """Adam against L-BFGS, each from the configured start (the photo) and from noise: images and
+    total-loss curves."""
     net = network(ctx)
     content, content_name, style, style_name, size = _pair(ctx)
     images, runs = [], []
-    for i, (optimizer, init) in enumerate((("adam", "content"), ("lbfgs", "content"), ("adam", "noise"), ("lbfgs", "noise"))):
+    start = ctx.params["init"] if ctx.params["init"] != "noise" else "content"
+    for i, (optimizer, init) in enumerate((("adam", start), ("lbfgs", start), ("adam", "noise"), ("lbfgs", "noise"))):
         settings = settings_for(ctx, net, optimizer=optimizer, init=init, lr=ctx.params["lr"] if optimizer == "adam" else None)
         result = transfer(ctx, net, content, style, settings)
         images.append(ctx.save_array(f"run_{i}", result.image))

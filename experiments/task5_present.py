@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments._show import plural
-from experiments._task5_show import D1, D3, SECONDS, layer, layers, weight
 from reportgen.presenting import View
 from reportgen.registry import presenter
 from reportgen.results import Curves, ImageGrid, Metric, Section, Table
 from reportgen.values import Value, show
+
+from ._show import plural
+from ._task5_show import D1, D3, LOSS, SECONDS, layer, layers, weight
 
 SWAG = "Wang, Li and Vasconcelos, “Rethinking and Improving the Robustness of Image Style Transfer”, CVPR 2021"
 def optimiser(name: str) -> str:
@@ -31,11 +32,17 @@ def recipe(view: View, s: dict[str, Any], size: int, *, with_layers: bool = True
         parts.append(smoothing(s))
     if weights:
         parts.append(f"weights content {weight(s['content_weight'])} / style {weight(s['style_weight'])} / TV {weight(s['tv_weight'])}")
-    parts.append(
-        f"{plural(s['steps'], 'iteration')} of {optimiser(s['optimizer'])}{step} on the pixels from the "
-        f"{'content image' if s['init'] == 'content' else 'uniform noise'}, {size}×{size} px"
-    )
+    fourier = s.get("parameterisation", "pixels") == "fourier"  # older records optimised pixels
+    where = "the image's decorrelated 1/f Fourier spectrum (Mordvintsev et al., Distill 2018)" if fourier else "the pixels"
+    parts.append(f"{plural(s['steps'], 'iteration')} of {optimiser(s['optimizer'])}{step} on {where} from {STARTS[s['init']]}, {size}×{size} px")
     return "; ".join(parts)
+
+
+STARTS = {
+    "content": "the content image",
+    "recoloured": "the content image recoloured to the style image's colour mean and covariance",
+    "noise": "uniform noise",
+}
 
 
 def smoothing(s: dict[str, Any]) -> str:
@@ -77,7 +84,7 @@ def style_evolution(view: View) -> Section:
     summary = (
         f"Over {plural(steps, 'iteration')} the total loss {went(h['total'][0], h['total'][-1])}: the style term "
         f"{went(h['style'][0], h['style'][-1])} and the content term {went(h['content'][0], h['content'][-1])}"
-        + (" as the photo gave way to the texture. " if s["init"] == "content" else " as the noise took the photo's layout. ")
+        + (" as the photo gave way to the texture. " if s["init"] != "noise" else " as the noise took the photo's layout. ")
         + f"Half of the total's fall was reached by iteration {half(h['total'])}. "
         f"One iteration took {view['seconds_per_step']:.3f} s at {size}×{size} px on {view['network']['title']}."
     )
@@ -121,8 +128,8 @@ def style_layers(view: View) -> Section:
     s, size, early, late = view["settings"], view["size"], view["early"], view["late"]
     images, labels = pair_images(view)
     rows = [
-        [LAYER_RUNS[r["style_from"]], layers(view, r["layers"]), f"{r['content_loss']:.3g}",
-         f"{r['style_loss_start']:.3g} → {r['style_loss_end']:.3g}", Value(r["pixel_change"], D1)]
+        [LAYER_RUNS[r["style_from"]], layers(view, r["layers"]), Value(r["content_loss"], LOSS),
+         Value(r["style_loss_start"], LOSS), Value(r["style_loss_end"], LOSS), Value(r["pixel_change"], D1)]
         for r in view["runs"]
     ]
     grid = ImageGrid(
@@ -143,10 +150,10 @@ def style_layers(view: View) -> Section:
             "Weighted content and style loss after the last iteration (style losses are over different layers, so they "
             "compare runs only loosely) and the mean absolute pixel change from the photo in % of the range."
         ),
-        columns=["style from", "layers", "content loss", "style loss (start → end)", "pixel change (%)"],
+        columns=["style from", "layers", "content loss", "style loss at the start", "style loss at the end", "pixel change (%)"],
         rows=rows,
     )
-    change = {r[0]: show(r[4]) for r in rows}
+    change = {r[0]: show(r[5]) for r in rows}
     summary = (
         f"Early layers ({layers(view, early)}) see small neighbourhoods, so matching their Gram matrices moves colours and fine "
         f"grain; late layers ({layers(view, late)}) see large patches and bring the style image's shapes. The mean pixel change "
@@ -313,9 +320,10 @@ def smoothing_summary(names: list[str], v: list[list[float]]) -> str:
 @presenter("t5-style-optimisers")
 def style_optimisers(view: View) -> Section:
     s, size, steps = view["settings"], view["size"], view["settings"]["steps"]
-    whats = [f"{optimiser(r['optimizer'])} from {'the photo' if r['init'] == 'content' else 'noise'}" for r in view["runs"]]
+    start = {"content": "the photo", "recoloured": "the recoloured photo", "noise": "noise"}
+    whats = [f"{optimiser(r['optimizer'])} from {start[r['init']]}" for r in view["runs"]]
     rows = [
-        [what, *(f"{r['history'][k][-1]:.3g}" for k in ("total", "content", "style", "tv")), Value(r["seconds_per_step"], D3)]
+        [what, *(Value(r["history"][k][-1], LOSS) for k in ("total", "content", "style", "tv")), Value(r["seconds_per_step"], D3)]
         for what, r in zip(whats, view["runs"])
     ]
     grid = ImageGrid(
@@ -346,11 +354,11 @@ def style_optimisers(view: View) -> Section:
         columns=["run", "total", "content", "style", "TV", "s / iteration"],
         rows=rows,
     )
-    final = {r[0]: float(r[1]) for r in rows}
+    final = {what: r["history"]["total"][-1] for what, r in zip(whats, view["runs"])}  # the record, not the cells
     best = min(final, key=final.__getitem__)
     summary = (
-        f"After {plural(steps, 'iteration')}, {best} reached the lowest total loss ({final[best]:.3g}; "
-        + ", ".join(f"{k} {v:.3g}" for k, v in final.items() if k != best)
+        f"After {plural(steps, 'iteration')}, {best} reached the lowest total loss ({show(Value(final[best], LOSS))}; "
+        + ", ".join(f"{k} {show(Value(v, LOSS))}" for k, v in final.items() if k != best)
         + "). Starting from noise, the picture has to rebuild the photo's layout from the content layer alone."
     )
     return Section(title=view.title, summary=summary, items=[curves, grid, table])

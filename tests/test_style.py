@@ -8,9 +8,11 @@ import torch
 from skimage import data
 from torch import nn
 
+from reportgen.vis.fourier import FourierImage, frequency_scale
 from reportgen.vis.style import (
     StyleSettings,
     gram_matrix,
+    match_colours,
     stylise,
     to_image,
     to_tensor,
@@ -128,6 +130,34 @@ def test_style_loss_falls_and_the_image_takes_the_style_colours(images) -> None:
     before = np.abs(content.mean(axis=(0, 1)) - style.mean(axis=(0, 1))).sum()
     after = np.abs(result.image.mean(axis=(0, 1)) - style.mean(axis=(0, 1))).sum()
     assert after < before
+
+
+def test_a_fourier_image_starts_as_the_image_and_scales_by_one_over_f() -> None:
+    image = torch.rand(1, 3, 21, 30, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.05
+    assert torch.allclose(FourierImage(image)(), image, atol=1e-5)  # odd and even sides
+    scale = frequency_scale(21, 30)
+    assert scale.shape == (21, 16) and float(scale.max()) == 1.0
+    assert float(scale[0, 1]) == pytest.approx(2 * float(scale[0, 2]), rel=1e-6)  # twice the frequency, half the step
+
+
+def test_recolouring_gives_the_reference_colour_mean_and_covariance(images) -> None:
+    content, style = images
+    moved = match_colours(to_tensor(content), to_tensor(style))
+    flat, goal = moved.reshape(3, -1).double(), to_tensor(style).reshape(3, -1).double()
+    # Clipping to [0, 1] bends a few pixels, so the match is close rather than exact.
+    assert torch.allclose(flat.mean(dim=1), goal.mean(dim=1), atol=0.02)
+    assert torch.allclose(torch.cov(flat), torch.cov(goal), atol=0.01)
+    assert np.corrcoef(to_image(moved).mean(axis=2).ravel(), content.mean(axis=2).ravel())[0, 1] > 0.8  # the layout stays
+
+
+def test_the_spectrum_from_the_recoloured_photo_lowers_the_style_loss_and_keeps_the_image_valid(images) -> None:
+    content, style = images
+    s = settings(parameterisation="fourier", init="recoloured", steps=30, style_weight=100.0, snapshots=(0, 30))
+    result = stylise(tiny_cnn(), content, style, s)
+    assert result.history["style"][-1] < 0.5 * result.history["style"][0]
+    assert np.allclose(result.snapshots[0], to_image(match_colours(to_tensor(content), to_tensor(style))), atol=1e-6)
+    assert np.array_equal(result.snapshots[30], result.image)
+    assert result.image.min() >= 0 and result.image.max() <= 1
 
 
 def test_snapshots_are_kept_at_the_iterations_asked_for(images) -> None:

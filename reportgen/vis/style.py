@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from reportgen.nn.hooks import Recorder
+from reportgen.vis.fourier import FourierImage
 from reportgen.vis.pixels import Normalise, device_of, frozen, squared_variation
 
 
@@ -44,10 +45,19 @@ class Smoothing(str, Enum):
     SOFTMAX = "softmax"
 
 
+class Parameterisation(str, Enum):
+    """What the optimiser changes: the pixels, or a decorrelated 1/f spectrum (reportgen.vis.fourier)."""
+
+    PIXELS = "pixels"
+    FOURIER = "fourier"
+
+
 class Init(str, Enum):
-    """Where the optimisation starts: the content image, or uniform noise."""
+    """Where the optimisation starts: the content image, the content image in the style image's
+    colours (`match_colours`), or uniform noise."""
 
     CONTENT = "content"
+    RECOLOURED = "recoloured"
     NOISE = "noise"
 
 
@@ -67,8 +77,8 @@ class StyleSettings:
         style_layer_weights: one weight per style layer (default: equal, summing to 1).
         steps: optimiser iterations (one forward and backward pass each).
         optimizer: "adam" or "lbfgs".
-        lr: Adam's step size in pixel units ([0, 1] range) or L-BFGS' step length; None
-            takes 0.05 for Adam and 1.0 for L-BFGS.
+        lr: Adam's step size (in pixel units, [0, 1] range, or on the spectrum) or L-BFGS'
+            step length; None takes 0.05 for Adam on pixels, 1.0 on the spectrum and for L-BFGS.
         init: "content" or "noise".
         snapshots: iterations after which the image is kept (0 is the starting image); an
             iteration beyond `steps` is ignored.
@@ -76,6 +86,8 @@ class StyleSettings:
             pixels settle instead of jittering by a full step around the optimum.
         seed: seeds the noise start.
         smoothing: "softmax" (SWAG) or "none" (Gatys' raw activations).
+        parameterisation: "pixels" (Gatys) or "fourier": decorrelated colours in a 1/f-scaled
+            spectrum, so large strokes and the palette move as fast as fine grain.
         temperature: the softmax's T, in units of each layer's activation RMS on the style
             image (content layer: on the content image), so that one value fits layers whose
             activations range from 6 to 80; the paper's T is in raw units, which on
@@ -97,6 +109,7 @@ class StyleSettings:
     seed: int = 0
     smoothing: Smoothing | str = Smoothing.NONE
     temperature: float = 1.0
+    parameterisation: Parameterisation | str = Parameterisation.PIXELS
 
 
 @dataclass
@@ -245,7 +258,7 @@ def stylise(
     Returns:
         The final image, the snapshots asked for and the per-iteration loss history.
     """
-    Optimizer(settings.optimizer), Init(settings.init)  # a bad name fails before any work
+    Optimizer(settings.optimizer), Init(settings.init), Parameterisation(settings.parameterisation)  # fail before any work
     style_layers = list(settings.style_layers)
     weights = (
         [1.0 / len(style_layers)] * len(style_layers)
@@ -262,14 +275,20 @@ def stylise(
 
     with frozen(model):
         loss = _StyleLoss(model, settings, weights, norm, content_t, style_t)
-        pixels = _start(settings, content_t, device).requires_grad_(True)
+        start = _start(settings, content_t, style_t, device)
+        if Parameterisation(settings.parameterisation) is Parameterisation.FOURIER:
+            spectrum = FourierImage(start)
+            variable, image_now = spectrum.spectrum, spectrum.forward
+        else:
+            variable = start.requires_grad_(True)
+            image_now = lambda: variable  # noqa: E731 - the pixels are the image
         if 0 in wanted:
-            snapshots[0] = to_image(pixels)
-        opt, schedule = _optimiser(settings, pixels)
+            snapshots[0] = to_image(start)
+        opt, schedule = _optimiser(settings, variable)
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            total = loss(pixels)
+            total = loss(image_now())
             total.backward()
             return total
 
@@ -281,10 +300,12 @@ def stylise(
                 opt.step(closure)
                 if schedule is not None:
                     schedule.step()
-                with torch.no_grad():
-                    pixels.clamp_(0, 1)  # stay a displayable image
+                if variable is start:
+                    with torch.no_grad():
+                        variable.clamp_(0, 1)  # stay a displayable image (a spectrum's sigmoid does it)
                 if step in wanted:
-                    snapshots[step] = to_image(pixels)
+                    with torch.no_grad():
+                        snapshots[step] = to_image(image_now())
                 if progress is not None:
                     progress.advance()
         finally:
@@ -292,10 +313,11 @@ def stylise(
                 progress.done()
         elapsed = time.perf_counter() - started
         with torch.no_grad():
-            loss(pixels)  # the final image: each closure measured the image before its update
+            final = image_now()
+            loss(final)  # the final image: each closure measured the image before its update
 
     return StyleResult(
-        image=to_image(pixels),
+        image=to_image(final),
         snapshots=snapshots,
         history=loss.history,
         seconds_per_step=elapsed / max(settings.steps, 1),
@@ -347,10 +369,35 @@ class _StyleLoss:
         return total
 
 
-def _start(settings: StyleSettings, content_t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """The image the optimisation starts from: the content image or seeded uniform noise."""
+def match_colours(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """`image` (1, 3, H, W) with the mean and covariance of `reference`'s RGB pixels: the affine
+    map x -> A (x - mean) + mean' with A = C'^1/2 C^-1/2 (symmetric square roots), the
+    closed-form optimal transport between two Gaussians. The layout stays; the palette moves."""
+
+    def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        flat = x.reshape(3, -1).double()
+        mean = flat.mean(dim=1, keepdim=True)
+        centred = flat - mean
+        return mean, centred @ centred.T / flat.shape[1] + 1e-5 * torch.eye(3, dtype=flat.dtype, device=flat.device)
+
+    def power(matrix: torch.Tensor, exponent: float) -> torch.Tensor:
+        values, vectors = torch.linalg.eigh(matrix)
+        return vectors @ torch.diag(values.clamp_min(1e-8) ** exponent) @ vectors.T
+
+    mean, cov = stats(image)
+    ref_mean, ref_cov = stats(reference)
+    transform = power(ref_cov, 0.5) @ power(cov, -0.5)
+    flat = transform @ (image.reshape(3, -1).double() - mean) + ref_mean
+    return flat.reshape(image.shape).to(image.dtype).clamp(0, 1)
+
+
+def _start(settings: StyleSettings, content_t: torch.Tensor, style_t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The image the optimisation starts from: the content image (as it is or in the style's
+    colours) or seeded uniform noise."""
     if Init(settings.init) is Init.CONTENT:
         return content_t.clone()
+    if Init(settings.init) is Init.RECOLOURED:
+        return match_colours(content_t, style_t)
     gen = torch.Generator().manual_seed(settings.seed)
     return torch.rand(content_t.shape, generator=gen).to(device)
 
@@ -358,12 +405,12 @@ def _start(settings: StyleSettings, content_t: torch.Tensor, device: torch.devic
 def _optimiser(settings: StyleSettings, pixels: torch.Tensor) -> tuple[torch.optim.Optimizer, Any]:
     """Adam (with its cosine-annealed step when asked) or L-BFGS on the pixels."""
     if Optimizer(settings.optimizer) is Optimizer.ADAM:
-        opt: torch.optim.Optimizer = torch.optim.Adam([pixels], lr=settings.lr or 0.05)
+        # A spectrum coefficient moves a whole frequency of the image: its step is larger.
+        lr = settings.lr or (1.0 if Parameterisation(settings.parameterisation) is Parameterisation.FOURIER else 0.05)
+        opt: torch.optim.Optimizer = torch.optim.Adam([pixels], lr=lr)
         schedule = None
         if settings.anneal and settings.steps > 1:
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-                opt, T_max=settings.steps - 1, eta_min=0.1 * (settings.lr or 0.05)
-            )
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.steps - 1, eta_min=0.1 * lr)
         return opt, schedule
     # One function evaluation per iteration, so an L-BFGS iteration costs what an Adam step
     # costs; the curvature history persists across step() calls.
