@@ -68,12 +68,12 @@ STYLE = {
     # moves; the spectrum lets strokes and the palette move (README, Task 5, measured on held-out
     # layers for all four bundled style images).
     "parameterisation": "fourier",  # fourier | pixels
-    "lr": 1.0,  # Adam's step on the spectrum (0.05 suits pixels); L-BFGS takes 1.0 whatever this says
+    "lr": 2.0,  # Adam's step on the spectrum (0.05 suits pixels); L-BFGS takes 1.0 whatever this says
     # recoloured: the photo with the style image's colour mean and covariance, so the palette is
     # there from the first iteration and the optimisation spends its steps on texture.
     "init": "recoloured",  # recoloured | content | noise
     "content_weight": 1.0,
-    "style_weight": 30.0,
+    "style_weight": 10.0,
     "tv_weight": 100.0,
     "content_layer": "",  # "" = the network's preset (PRESETS)
     "style_layers": [],  # [] = the network's preset

@@ -33,14 +33,14 @@ def recipe(view: View, s: dict[str, Any], size: int, *, with_layers: bool = True
     if weights:
         parts.append(f"weights content {weight(s['content_weight'])} / style {weight(s['style_weight'])} / TV {weight(s['tv_weight'])}")
     fourier = s.get("parameterisation", "pixels") == "fourier"  # older records optimised pixels
-    where = "the image's decorrelated 1/f Fourier spectrum (Mordvintsev et al., Distill 2018)" if fourier else "the pixels"
+    where = "a decorrelated Fourier spectrum of the image (Mordvintsev et al. 2018)" if fourier else "the pixels"
     parts.append(f"{plural(s['steps'], 'iteration')} of {optimiser(s['optimizer'])}{step} on {where} from {STARTS[s['init']]}, {size}×{size} px")
     return "; ".join(parts)
 
 
 STARTS = {
     "content": "the content image",
-    "recoloured": "the content image recoloured to the style image's colour mean and covariance",
+    "recoloured": "the photo in the style image's colours (mean and covariance)",
     "noise": "uniform noise",
 }
 
@@ -73,8 +73,8 @@ def style_evolution(view: View) -> Section:
     grid = ImageGrid(
         title=f"{content_name.capitalize()} in the style of {style_name}, iteration by iteration",
         caption=(
-            f"The content and style images, then the optimised image after each iteration shown. "
-            f"{recipe(view, s, size)}. Weights: {view['network']['source']}."
+            # The weights' origin is named on Task 3's slides; here the recipe needs the room.
+            f"Content and style, then the image after each iteration shown. {recipe(view, s, size)}."
         ),
         images=view["images"],
         labels=pair_images(view)[1] + [f"iteration {it}" for it in view["snapshots"]],

@@ -78,7 +78,7 @@ class StyleSettings:
         steps: optimiser iterations (one forward and backward pass each).
         optimizer: "adam" or "lbfgs".
         lr: Adam's step size (in pixel units, [0, 1] range, or on the spectrum) or L-BFGS'
-            step length; None takes 0.05 for Adam on pixels, 1.0 on the spectrum and for L-BFGS.
+            step length; None takes 0.05 for Adam on pixels, 2.0 on the spectrum, 1.0 for L-BFGS.
         init: "content" or "noise".
         snapshots: iterations after which the image is kept (0 is the starting image); an
             iteration beyond `steps` is ignored.
@@ -406,7 +406,7 @@ def _optimiser(settings: StyleSettings, pixels: torch.Tensor) -> tuple[torch.opt
     """Adam (with its cosine-annealed step when asked) or L-BFGS on the pixels."""
     if Optimizer(settings.optimizer) is Optimizer.ADAM:
         # A spectrum coefficient moves a whole frequency of the image: its step is larger.
-        lr = settings.lr or (1.0 if Parameterisation(settings.parameterisation) is Parameterisation.FOURIER else 0.05)
+        lr = settings.lr or (2.0 if Parameterisation(settings.parameterisation) is Parameterisation.FOURIER else 0.05)
         opt: torch.optim.Optimizer = torch.optim.Adam([pixels], lr=lr)
         schedule = None
         if settings.anneal and settings.steps > 1:
