@@ -32,10 +32,15 @@ def recipe(view: View, s: dict[str, Any], size: int, *, with_layers: bool = True
         parts.append(smoothing(s))
     if weights:
         parts.append(f"weights content {weight(s['content_weight'])} / style {weight(s['style_weight'])} / TV {weight(s['tv_weight'])}")
+    parts.append(f"{plural(s['steps'], 'iteration')} of {optimiser(s['optimizer'])}{step}{start_words(s)}, {size}×{size} px")
+    return "; ".join(parts)
+
+
+def start_words(s: dict[str, Any]) -> str:
+    """' on <what is optimised> from <where it starts>', for a caption."""
     fourier = s.get("parameterisation", "pixels") == "fourier"  # older records optimised pixels
     where = "a decorrelated Fourier spectrum of the image (Mordvintsev et al. 2018)" if fourier else "the pixels"
-    parts.append(f"{plural(s['steps'], 'iteration')} of {optimiser(s['optimizer'])}{step} on {where} from {STARTS[s['init']]}, {size}×{size} px")
-    return "; ".join(parts)
+    return f" on {where} from {STARTS[s['init']]}"
 
 
 STARTS = {
@@ -254,7 +259,8 @@ def style_smoothing(view: View) -> Section:
     plain, smoothed, names, size = view["plain"], view["settings"], view["style_names"], view["size"]
     content_name, n = view["content_name"], len(names)
     rows = [smoothing_row(name, s) for name, s in zip(names, view["scores"])]
-    v = [[float(show(x)) for x in r[1:]] for r in rows]  # as the table shows them, less the name
+    # Rounded as the table shows them (less the name), so that the sentences agree with the cells.
+    v = [[round(cell.number, D3.decimals) for cell in r[1:]] for r in rows]
 
     def mean(column: int) -> float:
         return sum(x[column] for x in v) / len(v)
@@ -270,7 +276,7 @@ def style_smoothing(view: View) -> Section:
             f"style distance {mean(3):.3f} → {mean(4):.3f}, colour distance {mean(6):.3f} → "
             f"{mean(7):.3f}. {view['network']['title']}, content layer {layer(view, smoothed['content_layer'])}, style layers "
             f"{layers(view, smoothed['style_layers'])}; {plural(smoothed['steps'], 'iteration')} of "
-            f"{optimiser(smoothed['optimizer'])}, {size}×{size} px."
+            f"{optimiser(smoothed['optimizer'])}{start_words(smoothed)}, {size}×{size} px."
         ),
         images=[view["content"], *view["styles"], "", *view["plains"], "", *view["smooths"]],
         columns=n + 1,
