@@ -48,6 +48,7 @@ STARTS = {
     "recoloured": "the photo in the style image's colours (mean and covariance)",
     "noise": "uniform noise",
 }
+SHORT_STARTS = {"content": "the photo", "recoloured": "the recoloured photo", "noise": "noise"}  # picture labels
 
 
 def smoothing(s: dict[str, Any]) -> str:
@@ -326,8 +327,7 @@ def smoothing_summary(names: list[str], v: list[list[float]]) -> str:
 @presenter("t5-style-optimisers")
 def style_optimisers(view: View) -> Section:
     s, size, steps = view["settings"], view["size"], view["settings"]["steps"]
-    start = {"content": "the photo", "recoloured": "the recoloured photo", "noise": "noise"}
-    whats = [f"{optimiser(r['optimizer'])} from {start[r['init']]}" for r in view["runs"]]
+    whats = [f"{optimiser(r['optimizer'])} from {SHORT_STARTS[r['init']]}" for r in view["runs"]]
     rows = [
         [what, *(Value(r["history"][k][-1], LOSS) for k in ("total", "content", "style", "tv")), Value(r["seconds_per_step"], D3)]
         for what, r in zip(whats, view["runs"])

@@ -46,6 +46,9 @@ class FourierImage(nn.Module):
         spectrum = torch.fft.rfft2(decorrelated, norm="ortho") / self.scale
         self.spectrum = nn.Parameter(torch.view_as_real(spectrum).contiguous())
 
+    def keep_valid(self) -> None:
+        """Nothing to do: the sigmoid keeps every pixel in [0, 1]."""
+
     def forward(self) -> torch.Tensor:
         spectrum = torch.view_as_complex(self.spectrum) * self.scale
         decorrelated = torch.fft.irfft2(spectrum, s=self.size, norm="ortho")

@@ -276,19 +276,15 @@ def stylise(
     with frozen(model):
         loss = _StyleLoss(model, settings, weights, norm, content_t, style_t)
         start = _start(settings, content_t, style_t, device)
-        if Parameterisation(settings.parameterisation) is Parameterisation.FOURIER:
-            spectrum = FourierImage(start)
-            variable, image_now = spectrum.spectrum, spectrum.forward
-        else:
-            variable = start.requires_grad_(True)
-            image_now = lambda: variable  # noqa: E731 - the pixels are the image
+        fourier = Parameterisation(settings.parameterisation) is Parameterisation.FOURIER
+        image = FourierImage(start) if fourier else PixelImage(start)
         if 0 in wanted:
             snapshots[0] = to_image(start)
-        opt, schedule = _optimiser(settings, variable)
+        opt, schedule = _optimiser(settings, next(image.parameters()))
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            total = loss(image_now())
+            total = loss(image())
             total.backward()
             return total
 
@@ -300,12 +296,10 @@ def stylise(
                 opt.step(closure)
                 if schedule is not None:
                     schedule.step()
-                if variable is start:
-                    with torch.no_grad():
-                        variable.clamp_(0, 1)  # stay a displayable image (a spectrum's sigmoid does it)
+                image.keep_valid()
                 if step in wanted:
                     with torch.no_grad():
-                        snapshots[step] = to_image(image_now())
+                        snapshots[step] = to_image(image())
                 if progress is not None:
                     progress.advance()
         finally:
@@ -313,7 +307,7 @@ def stylise(
                 progress.done()
         elapsed = time.perf_counter() - started
         with torch.no_grad():
-            final = image_now()
+            final = image()
             loss(final)  # the final image: each closure measured the image before its update
 
     return StyleResult(
@@ -367,6 +361,21 @@ class _StyleLoss:
             self.history[name].append(float(value.detach()))
         self.history["total"].append(float(total.detach()))
         return total
+
+
+class PixelImage(nn.Module):
+    """The image as its own pixels (Gatys' parameterisation), kept in [0, 1] after each step."""
+
+    def __init__(self, image: torch.Tensor) -> None:
+        super().__init__()
+        self.pixels = nn.Parameter(image.detach().clone())
+
+    def forward(self) -> torch.Tensor:
+        return self.pixels
+
+    def keep_valid(self) -> None:
+        with torch.no_grad():
+            self.pixels.clamp_(0, 1)  # stay a displayable image
 
 
 def match_colours(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
