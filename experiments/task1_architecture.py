@@ -18,7 +18,7 @@ from reportgen.records import Record
 from reportgen.registry import experiment, from_data, linked, per_profile
 
 TRAINING = {
-    "train_size": per_profile(quick=2000, standard=20000, full=55000),
+    "train_size": per_profile(quick=2000, standard=30000, full=55000),
     "val_size": per_profile(quick=500, standard=2000, full=5000),
     "test_size": per_profile(quick=1000, standard=10000, full=10000),
     "epochs": per_profile(quick=1, standard=3, full=12),

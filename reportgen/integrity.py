@@ -37,6 +37,7 @@ PROVENANCE_OPTIONAL: dict[str, Any] = {
     "threads": int,
     "cpu_capability": str,
     "memory_format": str,
+    "precision": str,
     "layouts": dict[str, Any],  # results stored before the layout became a fixed rule
 }
 

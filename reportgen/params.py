@@ -100,6 +100,7 @@ RULES: dict[str, Rule] = {
     "source": one_of(TRANSFER_SOURCES),
     "optimizers": each(Rule(_optimizer_entry, f"one of {', '.join(OPTIMIZERS)} (sgd-nesterov too), optionally with @lr")),
     "schedule": one_of(SCHEDULES),
+    "precision": one_of(("auto", "bf16", "fp32")),
     "activation": one_of(ACTIVATIONS),
     "activations": each(one_of(ACTIVATIONS)),
     "aug_translate": at_least(0),

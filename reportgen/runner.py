@@ -215,9 +215,9 @@ def run_planned(
 
 def environment_notes(planned: list[Planned]) -> list[str]:
     """How this process differs from the ones that computed the stored results of `planned`
-    (thread count, CPU instruction set, library versions): each of them can change a number
+    (thread count, CPU instruction set, training precision, library versions): each of them can change a number
     without changing the configuration, so a build that runs experiments here says so."""
-    from reportgen.nn.runtime import environment
+    from reportgen.nn.runtime import environment, precision_for
 
     current = environment()
     notes: list[str] = []
@@ -227,7 +227,8 @@ def environment_notes(planned: list[Planned]) -> list[str]:
             continue
         prov = stored.provenance
         pairs = [("threads", prov.get("threads"), current["threads"]),
-                 ("CPU instruction set", prov.get("cpu_capability"), current["cpu_capability"])]  # fmt: skip
+                 ("CPU instruction set", prov.get("cpu_capability"), current["cpu_capability"]),
+                 ("training precision", prov.get("precision"), precision_for(prov.get("hardware", {}).get("device", "cpu")))]  # fmt: skip
         old_versions = prov.get("versions") if isinstance(prov.get("versions"), dict) else {}
         pairs += [(name, old_versions.get(name), version) for name, version in current["versions"].items()]
         for name, old, new in pairs:
@@ -305,6 +306,7 @@ def compute(
         threads=torch.get_num_threads(),
         cpu_capability=runtime.cpu_capability(),
         memory_format=runtime.memory_format_for(device),
+        precision=runtime.precision_for(device),
     )
     return section, prov
 

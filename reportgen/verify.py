@@ -192,7 +192,7 @@ def same_machine(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]
     for key in ("cpu", "device", "gpu"):
         if hw_old.get(key) != hw_new.get(key):
             notes.append(f"{key}: {hw_old.get(key) or '—'} -> {hw_new.get(key) or '—'}")
-    for key in ("threads", "cpu_capability"):
+    for key in ("threads", "cpu_capability", "precision"):
         if recorded.get(key) != current.get(key):
             notes.append(f"{key.replace('_', ' ')}: {recorded.get(key)} -> {current.get(key)}")
     v_old, v_new = recorded.get("versions", {}), current.get("versions", {})

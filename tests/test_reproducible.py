@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.cache import Cache
+from reportgen.nn import runtime
 from reportgen.verify import compare_sections, comparable, load_state
 from tests.conftest import invoke, invoke_in
 
@@ -39,6 +40,7 @@ def test_two_cold_builds_give_identical_numbers(built, second_build):
         compared, differences, _ = compare_sections(a.section, b.section, tolerance=0.0)
         assert compared > 0 and differences == [], (exp_id, differences[:5])
         assert a.provenance["memory_format"] == b.provenance["memory_format"] == "channels_last", exp_id
+        assert a.provenance["precision"] == b.provenance["precision"] == runtime.precision_for("cpu"), exp_id
         for key in ("threads", "cpu_capability", "versions"):
             assert a.provenance[key] == b.provenance[key] and a.provenance[key], (exp_id, key)
 
@@ -126,7 +128,6 @@ def test_timings_are_not_compared_but_accuracies_are():
 def test_the_layout_follows_the_device_type_not_a_measurement(tmp_path, monkeypatch):
     from reportgen.data.sources import resolve_dataset
     from reportgen.data.splits import make_splits
-    from reportgen.nn import runtime
     from reportgen.nn.spec import build_model
     from reportgen.nn.train import TrainSettings, fit
 

@@ -81,3 +81,34 @@ def test_early_stopping_restores_the_best_epoch(data):
     best = max(e.val_acc for e in result.history)
     assert result.val.acc == pytest.approx(best)
     assert result.stopped_early == (len(result.history) < 30)
+
+
+def test_bf16_training_multiplies_in_bfloat16_and_keeps_float32_weights(data):
+    """bf16 autocast: the convolution's output is bfloat16 during training, the weights, their
+    gradients and the scores stay float32, and the model learns as well as in float32."""
+    seen: list[torch.dtype] = []
+    results = {}
+    for precision in ("bf16", "fp32"):
+        torch.manual_seed(0)
+        model = build_model(["conv16 same", "pool", "fc64"], data.image_shape, 10)
+        hook = model[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype) if m.training else None)
+        results[precision] = fit(model, data, TrainSettings(epochs=3, lr=3e-3, precision=precision), seed=0)
+        hook.remove()
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        assert results[precision].precision == precision
+        assert results[precision].to_dict()["precision"] == precision
+        assert set(seen) == {torch.bfloat16 if precision == "bf16" else torch.float32}
+        seen.clear()
+    assert results["bf16"].val.acc > 0.8
+    assert abs(results["bf16"].test.acc - results["fp32"].test.acc) < 0.05
+
+
+def test_precision_is_a_fixed_rule_per_device():
+    """auto never measures: bf16 exactly where the CPU multiplies bfloat16 natively."""
+    from reportgen.nn.runtime import precision_for
+
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert precision_for("cpu") == ("bf16" if native else "fp32")
+    assert precision_for("mps") == "fp32"
+    if not torch.cuda.is_available():
+        assert precision_for("cuda") == "fp32"
