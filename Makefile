@@ -22,6 +22,7 @@ test: system install
 bench: install
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/frozen_features.py
+	$(BIN)/python benchmarks/precision.py arch-baseline arch-deeper
 	$(BIN)/python benchmarks/time_to_accuracy.py
 	$(BIN)/python benchmarks/warm_build.py
 	$(BIN)/python benchmarks/jobs.py

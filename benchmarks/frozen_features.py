@@ -59,7 +59,10 @@ def main() -> None:
 
     extractor = Features(backbone.model, backbone.features)
     # The backbone runs channels_last both ways (the faster layout here); the head's features are 2-D.
-    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=1e-2, memory_format="channels_last")
+    # float32: the features computed once are float32, and under bfloat16 autocast only the
+    # recomputing run would multiply the backbone in bfloat16 (the heads would then differ).
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=1e-2, memory_format="channels_last",
+                             precision="fp32")  # fmt: skip
     # Method 3's classifier, imprinted from the training features (set-up, not timed); both sides
     # start from copies of it. This pass also builds the kernels, so that neither side pays for that.
     train_features = compute_features(extractor, data.train.x, transform=to_input, batch_size=32, channels_last=True)

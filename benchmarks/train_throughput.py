@@ -59,7 +59,10 @@ def run_trainer(model, data, batch_size: int) -> float:
     from reportgen.nn.train import TrainSettings, fit
 
     augment = make_augment(AugmentSettings(flip=True, translate=2), data.mean, data.std)
-    result = fit(model, data, TrainSettings(epochs=1, batch_size=batch_size, eval_batch_size=2048), augment=augment)
+    # float32 like the plain loop: this compares input pipelines and the engine at the same
+    # arithmetic (bfloat16, the Trainer's default where the CPU has it, is time_to_accuracy's).
+    settings = TrainSettings(epochs=1, batch_size=batch_size, eval_batch_size=2048, precision="fp32")
+    result = fit(model, data, settings, augment=augment)
     return len(data.train) / result.history[0].seconds
 
 

@@ -68,6 +68,23 @@ def half(total: list[float]) -> int:
     return next(i for i, v in enumerate(total) if v <= target)
 
 
+FLAT_WINDOW, FLAT_FALL = 25, 0.005  # "flattened": the total fell by less than 0.5 % over 25 iterations
+
+
+def flattened(total: list[float]) -> str:
+    """Whether and where the total loss stopped falling, for a summary: the reader learns
+    whether more iterations would have changed the image, and where fewer would have done."""
+    # falls[k]: the fraction of the total at iteration k lost over the next FLAT_WINDOW iterations
+    falls = [(total[k] - total[k + FLAT_WINDOW]) / abs(total[k]) if total[k] else 0.0 for k in range(len(total) - FLAT_WINDOW)]
+    at = next((k for k, fall in enumerate(falls) if fall < FLAT_FALL), None)
+    if at is not None:
+        return (f"The total had flattened by iteration {at} (it fell by less than {FLAT_FALL:.1%} over the "
+                f"{FLAT_WINDOW} iterations after it): the later iterations changed the image little. ")  # fmt: skip
+    if not falls:
+        return ""
+    return f"The total had not flattened: it still fell by {falls[-1]:.1%} over the last {FLAT_WINDOW} iterations. "
+
+
 def pair_images(view: View) -> tuple[list[str], list[str]]:
     return view["images"][:2], [f"content: {view['content_name']}", f"style: {view['style_name']}"]
 
@@ -92,7 +109,8 @@ def style_evolution(view: View) -> Section:
         f"{went(h['style'][0], h['style'][-1])} and the content term {went(h['content'][0], h['content'][-1])}"
         + (" as the photo gave way to the texture. " if s["init"] != "noise" else " as the noise took the photo's layout. ")
         + f"Half of the total's fall was reached by iteration {half(h['total'])}. "
-        f"One iteration took {view['seconds_per_step']:.3f} s at {size}×{size} px on {view['network']['title']}."
+        + flattened(h["total"])
+        + f"One iteration took {view['seconds_per_step']:.3f} s at {size}×{size} px on {view['network']['title']}."
     )
     return Section(
         title=view.title,

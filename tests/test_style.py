@@ -353,3 +353,15 @@ def test_parameters_are_checked_when_planned() -> None:
         exps["t5-dream-settings"].resolve("quick", {"octave_scale": 1.0})
     with pytest.raises(ReportgenError, match="content_weights"):
         exps["t5-content-weights"].resolve("quick", {"content_weights": [-1.0]})
+
+
+def test_the_evolution_summary_says_where_the_loss_flattened_or_that_it_had_not():
+    """A flat stretch starts at the first iteration after which the next 25 fell < 0.5 %;
+    a loss still falling at the end is said to be, with its last fall."""
+    from reportgen.experiments.task5_present import flattened
+
+    settles = [10.0 * 0.9**k for k in range(60)] + [10.0 * 0.9**59] * 60  # flat from iteration 59 on
+    assert "flattened by iteration 59 (" in flattened(settles)
+    falling = [200.0 - k for k in range(101)]  # 125 -> 100 over the last 25: 20 %
+    assert flattened(falling) == "The total had not flattened: it still fell by 20.0% over the last 25 iterations. "
+    assert flattened([3.0, 2.0]) == ""  # too short to say

@@ -110,5 +110,8 @@ def test_precision_is_a_fixed_rule_per_device():
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert precision_for("cpu") == ("bf16" if native else "fp32")
     assert precision_for("mps") == "fp32"
+    from reportgen.params import check_all
+
+    assert check_all({"precision": "bf16"}) == "" and check_all({"precision": "fp16"}).startswith("precision: must be one of auto")
     if not torch.cuda.is_available():
         assert precision_for("cuda") == "fp32"
