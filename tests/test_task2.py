@@ -2,6 +2,7 @@
 sentence whose numbers are the table's, and a checkpoint that reproduces its accuracy."""
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,41 @@ def test_talk_deck_for_tasks_1_and_2_fits_fifteen_slides(task2):
     text = " ".join(p.extract_text() for p in reader.pages)
     assert "± one standard deviation" not in text  # one seed on the quick profile: no spread claimed
     assert "epoch(s)" not in text and "measured faster" not in text
+
+
+def test_ablations_sharing_the_baseline_train_it_once_with_the_same_numbers(tmp_path, monkeypatch):
+    """t2-l2 after t2-batch-norm in one process: the baseline (same settings, seeds and data) is
+    not trained again, and its runs are the ones a fresh training gives; a changed setting trains."""
+    from reportgen.data.sources import resolve_dataset
+    from reportgen.experiments import _ablation
+    from reportgen.nn import train
+    from reportgen.nn.train import Progress
+    from reportgen.runner import Context
+
+    registry, digits = load_experiments(), resolve_dataset("digits")
+    small = {"train_size": 200, "val_size": 100, "test_size": 100, "epochs": 1, "seeds": 1}
+
+    def run(exp_id: str, **changes):
+        exp = registry[exp_id]
+        files = Path(tempfile.mkdtemp(dir=tmp_path))
+        ctx = Context(exp=exp, params=exp.resolve("quick", {**small, **changes}), seed=0, device_name="cpu",
+                      dataset=digits, files=files, progress=Progress())  # fmt: skip
+        return exp.fn(ctx).data["variants"]
+
+    calls = []
+    real_fit = train.fit
+    monkeypatch.setattr(train, "fit", lambda *a, **k: calls.append(k["label"]) or real_fit(*a, **k))
+    monkeypatch.setattr(_ablation, "_FITS", {})
+    bn = run("t2-batch-norm")
+    l2 = run("t2-l2")
+    assert [c.split(": ")[1] for c in calls] == ["without BN (seed 0)", "with BN (seed 0)", "L2 0.001 (seed 0)"]
+    assert l2[0]["runs"] == bn[0]["runs"]  # t2-l2's baseline is t2-batch-norm's
+    _ablation._FITS.clear()
+
+    def numbers(runs):  # everything but the wall time of each epoch
+        return [{**r, "history": {k: v for k, v in r["history"].items() if k != "seconds"}} for r in runs]
+
+    assert numbers(run("t2-l2")[0]["runs"]) == numbers(l2[0]["runs"])  # trained afresh: the same numbers
+    calls.clear()
+    run("t2-l2", epochs=2)
+    assert len(calls) == 2  # another setting: both variants train
