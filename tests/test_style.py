@@ -365,3 +365,31 @@ def test_the_evolution_summary_says_where_the_loss_flattened_or_that_it_had_not(
     falling = [200.0 - k for k in range(101)]  # 125 -> 100 over the last 25: 20 %
     assert flattened(falling) == "The total had not flattened: it still fell by 20.0% over the last 25 iterations. "
     assert flattened([3.0, 2.0]) == ""  # too short to say
+
+
+def test_side_by_side_transfers_run_two_at_a_time_and_give_the_sequential_images(tmp_path, monkeypatch):
+    """t5-content-weights' three transfers on two threads (two workers, each with its own network)
+    against one thread (one after another): the same images, bit for bit, in the same order."""
+    import threading
+
+    import numpy as np
+    import torch
+
+    from reportgen.vis import style
+
+    names: list[str] = []
+    real = style.stylise
+    monkeypatch.setattr(style, "stylise", lambda *a, **k: names.append(threading.current_thread().name) or real(*a, **k))
+    arrays = {}
+    threads = torch.get_num_threads()
+    for n in (2, 1):
+        torch.set_num_threads(n)
+        try:
+            _, record, _ = compute("t5-content-weights", tmp_path / str(n), size=48, steps=3, content_weights=[0.5, 5.0, 50.0])
+        finally:
+            torch.set_num_threads(threads)
+        arrays[n] = [np.load(tmp_path / str(n) / "files" / name) for name in record["images"]]
+        assert torch.get_num_threads() == threads  # restored
+    assert len(set(names[:3])) == 2 and all(n.startswith("style") for n in names[:3])  # two workers
+    assert set(names[3:]) == {threading.current_thread().name}  # one thread: the caller's
+    assert all(np.array_equal(a, b) for a, b in zip(arrays[2], arrays[1], strict=True))
