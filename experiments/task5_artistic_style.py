@@ -65,13 +65,6 @@ def settings_fields(s: Any) -> dict[str, Any]:
     return {"style_layers": list(s.style_layers), **{n: getattr(s, n) for n in names}}
 
 
-def transfer(ctx, net: Net, content, style, settings) -> Any:
-    from reportgen.vis.style import stylise
-
-    with one_thread(ctx):
-        return stylise(net.model, content, style, settings, mean=net.backbone.mean, std=net.backbone.std, progress=ctx.progress)
-
-
 def transfers(ctx, net: Net, jobs: list[tuple[Any, Any, Any]]) -> list[Any]:
     """Independent transfers, each (content, style, settings), in order: two at a time where a
     transfer runs on one CPU thread (one_thread) and the build has two or more. Each worker has
@@ -176,7 +169,7 @@ def style_evolution(ctx) -> Record:
     steps = ctx.params["steps"]
     wanted = sorted({s for s in ctx.params["snapshots"] if 1 <= s <= steps} | {steps})
     settings = settings_for(ctx, net, snapshots=wanted)
-    result = transfer(ctx, net, content, style, settings)
+    result = transfers(ctx, net, [(content, style, settings)])[0]
     h = _history(result)
     images = [ctx.save_array("content", content), ctx.save_array("style", style)]
     images += [ctx.save_array(f"iteration_{it}", result.snapshots[it]) for it in wanted]
